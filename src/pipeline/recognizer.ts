@@ -1,0 +1,65 @@
+import { availableParallelism } from 'node:os'
+import { Piscina } from 'piscina'
+import type { Settings } from '../config.js'
+import { ErrorCodes, LrError } from '../errors.js'
+import type { Recognized, Recognizer } from './types.js'
+
+/** Embedded recognizer: a pool of worker threads, at most `threads` busy at once. */
+class ThreadRecognizer implements Recognizer {
+  readonly kind: string
+  private readonly pool: Piscina
+
+  constructor(mode: 'builtin' | 'dictionary', entitiesPath: string, threads: number) {
+    this.kind = mode
+    this.pool = new Piscina({
+      filename: new URL('./builtin/thread.js', import.meta.url).href,
+      workerData: { entitiesPath },
+      minThreads: 1,
+      maxThreads: threads,
+      idleTimeout: 60_000,
+    })
+  }
+
+  async recognize(docs: { doc_id: string; text: string }[], signal: AbortSignal): Promise<Recognized[]> {
+    try {
+      return (await this.pool.run({ mode: this.kind, docs }, { signal })) as Recognized[]
+    } catch (err) {
+      if (signal.aborted) throw new LrError(ErrorCodes.aborted, 'recognition aborted', { cause: err })
+      throw new LrError(ErrorCodes.recognize, `embedded recognizer failed: ${(err as Error).message}`, {
+        cause: err,
+        retryable: true,
+      })
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy()
+  }
+}
+
+/** `none`: no entities. Measures everything but recognition. */
+class NoRecognizer implements Recognizer {
+  readonly kind = 'none'
+  async recognize(docs: { doc_id: string }[]): Promise<Recognized[]> {
+    return docs.map((d) => ({ doc_id: d.doc_id, entities: [] }))
+  }
+  async close(): Promise<void> {}
+}
+
+export function createRecognizer(settings: Settings): Recognizer {
+  switch (settings.recognizer) {
+    case 'none':
+      return new NoRecognizer()
+    case 'builtin':
+    case 'dictionary': {
+      // The GPU cap bounds threads in use; more threads than cores would only contend.
+      const threads = Math.max(1, Math.min(settings.gpuConcurrency, availableParallelism()))
+      return new ThreadRecognizer(settings.recognizer, settings.entitiesPath, threads)
+    }
+    case 'http':
+      throw new LrError(
+        ErrorCodes.config,
+        `LR_NER_URL=${settings.nerUrl ?? ''}: the HTTP recognizer is not built yet; unset LR_NER_URL to use the embedded one`,
+      )
+  }
+}

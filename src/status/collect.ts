@@ -1,0 +1,91 @@
+import { readdir, stat } from 'node:fs/promises'
+import { readMarker } from '../claim/marker.js'
+import { readBatchHeader } from '../spool/batch-file.js'
+import { BATCH_EXT, classifyLeftName, type Layout, leftFile, markerFile } from '../spool/layout.js'
+
+/**
+ * A snapshot of a data dir, read from the folders alone: it works whether the
+ * pool runs or not. The JSON shape is a contract (`status --json`, /status).
+ */
+export interface StatusSnapshot {
+  dataDir: string
+  at: string
+  batches: { pending: number; claimed: number; stale: number; done: number; handedOff: number; bad: number }
+  docs: { pending: number; claimed: number; done: number; ok: number; failed: number; dead: number }
+  oldestClaim: { batch: string; host: string; pid: number; ageMs: number } | null
+}
+
+async function list(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir)
+  } catch {
+    return []
+  }
+}
+
+export async function collectStatus(layout: Layout, staleMs: number): Promise<StatusSnapshot> {
+  const [leftNames, rightNames, badNames, deadNames] = await Promise.all([
+    list(layout.left),
+    list(layout.right),
+    list(layout.bad),
+    list(layout.dead),
+  ])
+  const snap: StatusSnapshot = {
+    dataDir: layout.root,
+    at: new Date().toISOString(),
+    batches: { pending: 0, claimed: 0, stale: 0, done: 0, handedOff: 0, bad: 0 },
+    docs: { pending: 0, claimed: 0, done: 0, ok: 0, failed: 0, dead: 0 },
+    oldestClaim: null,
+  }
+  const markers = new Set(rightNames.filter((n) => !n.startsWith('.')))
+  const now = Date.now()
+  for (const name of leftNames) {
+    const c = classifyLeftName(name)
+    if (c.kind !== 'batch' || markers.has(c.id)) continue
+    snap.batches.pending++
+    snap.docs.pending += (await readBatchHeader(leftFile(layout, c.id), c.id))?.docs ?? 0
+  }
+  for (const id of markers) {
+    const marker = await readMarker(layout, id)
+    if (!marker) continue
+    if (marker.state === 'done') {
+      snap.batches.done++
+      snap.docs.done += marker.docs ?? 0
+      snap.docs.ok += marker.ok ?? 0
+      snap.docs.failed += marker.failed ?? 0
+    } else if (marker.state === 'handed-off') {
+      snap.batches.handedOff++
+    } else {
+      snap.batches.claimed++
+      snap.docs.claimed += (await readBatchHeader(leftFile(layout, id), id))?.docs ?? 0
+      const mtimeMs = await stat(markerFile(layout, id)).then(
+        (s) => s.mtimeMs,
+        () => now,
+      )
+      const ageMs = now - mtimeMs
+      if (ageMs > staleMs) snap.batches.stale++
+      const claimAgeMs = marker.claimedAt ? now - Date.parse(marker.claimedAt) : ageMs
+      if (!snap.oldestClaim || claimAgeMs > snap.oldestClaim.ageMs) {
+        snap.oldestClaim = { batch: id, host: marker.host, pid: marker.pid, ageMs: claimAgeMs }
+      }
+    }
+  }
+  snap.batches.bad = badNames.filter((n) => n.endsWith(BATCH_EXT) && !n.startsWith('.')).length
+  snap.docs.dead = deadNames.filter((n) => n.endsWith('.json') && !n.startsWith('.')).length
+  return snap
+}
+
+export function formatStatus(s: StatusSnapshot): string {
+  const b = s.batches
+  const d = s.docs
+  const lines = [
+    `data dir  ${s.dataDir}`,
+    `batches   pending ${b.pending}  claimed ${b.claimed} (stale ${b.stale})  done ${b.done}  handed-off ${b.handedOff}  bad ${b.bad}`,
+    `documents pending ${d.pending}  claimed ${d.claimed}  done ${d.done} (ok ${d.ok}, failed ${d.failed})  dead ${d.dead}`,
+  ]
+  if (s.oldestClaim) {
+    const o = s.oldestClaim
+    lines.push(`oldest claim ${o.batch} by ${o.host} pid ${o.pid}, ${Math.round(o.ageMs / 1000)}s ago`)
+  }
+  return lines.join('\n')
+}

@@ -1,0 +1,139 @@
+import { stat, unlink } from 'node:fs/promises'
+import type { Claim } from '../claim/marker.js'
+import type { ClaimQueue } from '../claim/queue.js'
+import { describeError, ErrorCodes, isLrError } from '../errors.js'
+import { backoffMs } from '../lifecycle/sleep.js'
+import type { Logger } from '../log.js'
+import { deleteMilestone } from '../pipeline/milestone.js'
+import { type PipelineDeps, processBatch } from '../pipeline/process-batch.js'
+import { leftFile } from '../spool/layout.js'
+import { moveBatchToBad } from '../spool/set-aside.js'
+
+export interface LoopContext {
+  deps: PipelineDeps
+  queue: ClaimQueue
+  log: Logger
+  /** Aborted on the first stop request: claim nothing new. */
+  stopSignal: AbortSignal
+  /** Aborted when the shutdown grace period is over: in-flight batches are given back. */
+  hardSignal: AbortSignal
+  heartbeatMs: number
+  badGraceMs: number
+  /** Return once nothing is pending or claimed (`--once`). */
+  untilDrained: boolean
+  /** Claims held right now, so a forced exit can give them back. */
+  held: Set<Claim>
+  stats: LoopStats
+}
+
+export interface LoopStats {
+  batchesDone: number
+  docsOk: number
+  docsFailed: number
+  batchesBad: number
+  batchesReleased: number
+  active: number
+}
+
+export function newLoopStats(): LoopStats {
+  return { batchesDone: 0, docsOk: 0, docsFailed: 0, batchesBad: 0, batchesReleased: 0, active: 0 }
+}
+
+/** One worker loop: claim, process, mark done; until stopped (or drained with --once). */
+export async function runLoop(ctx: LoopContext, worker: string): Promise<void> {
+  while (!ctx.stopSignal.aborted) {
+    const claim = await ctx.queue.next(worker, ctx.stopSignal, ctx.untilDrained)
+    if (!claim) break
+    ctx.stats.active++
+    try {
+      await handleClaim(ctx, claim, worker)
+    } finally {
+      ctx.stats.active--
+      ctx.queue.wake()
+    }
+  }
+}
+
+async function handleClaim(ctx: LoopContext, claim: Claim, worker: string): Promise<void> {
+  const { log, deps } = ctx
+  const id = claim.id
+  const lost = new AbortController()
+  const signal = AbortSignal.any([ctx.hardSignal, lost.signal])
+  ctx.held.add(claim)
+  const heartbeat = setInterval(() => {
+    claim.heartbeat().catch((err: unknown) => {
+      if (isLrError(err, ErrorCodes.claimLost)) lost.abort(err)
+      else log.warn({ batch: id, err: describeError(err) }, 'heartbeat failed')
+    })
+  }, ctx.heartbeatMs)
+  const startedAt = Date.now()
+  try {
+    log.debug({ batch: id, worker }, 'claimed')
+    const outcome = await processBatch(deps, id, signal)
+    const { docs, ok, failed } = outcome
+    await claim.finish({ docs, ok, failed })
+    ctx.held.delete(claim)
+    // The results are committed and the marker says done: the batch file and milestone can go.
+    await unlink(leftFile(deps.layout, id)).catch(() => {})
+    await deleteMilestone(deps.layout, id)
+    ctx.stats.batchesDone++
+    ctx.stats.docsOk += ok
+    ctx.stats.docsFailed += failed
+    log.info({ batch: id, worker, docs, ok, failed, ms: Date.now() - startedAt }, 'batch done')
+  } catch (err) {
+    await onFailure(ctx, claim, err, lost.signal.aborted)
+  } finally {
+    clearInterval(heartbeat)
+    ctx.held.delete(claim)
+  }
+}
+
+async function onFailure(ctx: LoopContext, claim: Claim, err: unknown, claimLost: boolean): Promise<void> {
+  const { log, deps, queue } = ctx
+  const id = claim.id
+  if (claimLost || isLrError(err, ErrorCodes.claimLost)) {
+    log.warn(
+      { batch: id },
+      'claim was taken back; abandoning the batch (results written so far are idempotent)',
+    )
+    return
+  }
+  if (isLrError(err, ErrorCodes.batchCorrupt)) {
+    const ageMs = await fileAgeMs(leftFile(deps.layout, id))
+    if (ageMs === null) {
+      await claim.release()
+      return
+    }
+    if (ageMs < ctx.badGraceMs) {
+      // rsync (or another writer) may still be filling it in: look again later.
+      await claim.release()
+      queue.defer(id, ctx.badGraceMs - ageMs)
+      log.warn(
+        { batch: id, reason: err.message, ageMs },
+        'batch file does not verify yet; waiting before setting it aside',
+      )
+      return
+    }
+    await moveBatchToBad(deps.layout, id, err.message, err.code)
+    ctx.stats.batchesBad++
+    log.error({ batch: id, reason: err.message }, 'batch file set aside in bad/')
+    return
+  }
+  const released = await claim.release()
+  ctx.stats.batchesReleased++
+  if (isLrError(err, ErrorCodes.aborted) || ctx.hardSignal.aborted) {
+    log.info({ batch: id, released }, 'batch given back unfinished (shutdown)')
+    return
+  }
+  const waitMs = 1000 + backoffMs(3)
+  queue.defer(id, waitMs)
+  log.error({ batch: id, err: describeError(err), retryInMs: waitMs }, 'batch failed; given back for a retry')
+}
+
+async function fileAgeMs(file: string): Promise<number | null> {
+  try {
+    return Date.now() - (await stat(file)).mtimeMs
+  } catch {
+    return null
+  }
+}

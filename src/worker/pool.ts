@@ -1,0 +1,167 @@
+import { readFileSync, unlinkSync } from 'node:fs'
+import pLimit from 'p-limit'
+import type { Claim, Marker } from '../claim/marker.js'
+import { ClaimQueue } from '../claim/queue.js'
+import type { Settings } from '../config.js'
+import { Janitor } from '../janitor/janitor.js'
+import { Releasers } from '../lifecycle/releasers.js'
+import { sleep } from '../lifecycle/sleep.js'
+import type { Logger } from '../log.js'
+import { EntityMap, loadDictionary } from '../pipeline/dictionary.js'
+import type { PipelineDeps } from '../pipeline/process-batch.js'
+import { createRecognizer } from '../pipeline/recognizer.js'
+import { createSink } from '../sink/create.js'
+import { ensureLayout, type Layout, layoutOf, markerFile } from '../spool/layout.js'
+import { type LoopContext, type LoopStats, newLoopStats, runLoop } from './loop.js'
+
+/** Sweep often enough that a stale claim waits at most about a quarter of staleMs beyond it. */
+export function janitorPeriodMs(staleMs: number): number {
+  return Math.max(250, Math.min(5000, Math.floor(staleMs / 4)))
+}
+
+export type PoolState = 'created' | 'running' | 'stopping' | 'stopped'
+
+export interface PoolOptions {
+  settings: Settings
+  log: Logger
+  /** Exit the loops once nothing is pending or claimed. */
+  untilDrained?: boolean
+}
+
+/**
+ * N worker loops in one process sharing a claim queue, one recognizer and one
+ * cap on recognition calls in flight. start() / stop() (idempotent): stop
+ * claims nothing new, lets in-flight batches finish for shutdownGraceMs, then
+ * gives back what did not finish.
+ */
+export class WorkerPool {
+  state: PoolState = 'created'
+  readonly stats: LoopStats = newLoopStats()
+  readonly layout: Layout
+  readonly startedAt = Date.now()
+  private readonly opts: PoolOptions
+  private readonly stopController = new AbortController()
+  private readonly hardController = new AbortController()
+  private readonly held = new Set<Claim>()
+  private readonly releasers = new Releasers()
+  private loops: Promise<void> = Promise.resolve()
+  private stopping: Promise<void> | null = null
+  queue: ClaimQueue | null = null
+  gpuLimit: ReturnType<typeof pLimit> | null = null
+
+  constructor(opts: PoolOptions) {
+    this.opts = opts
+    this.layout = layoutOf(opts.settings.dataDir)
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'created') throw new Error(`pool cannot start from state ${this.state}`)
+    const { settings, log } = this.opts
+    await ensureLayout(this.layout)
+    const entityMap = new EntityMap(loadDictionary(settings.entitiesPath))
+    const recognizer = createRecognizer(settings)
+    this.releasers.push('recognizer', () => recognizer.close())
+    const sink = createSink(settings, this.layout, log.child({ component: 'sink' }))
+    await sink.init()
+    this.releasers.push('sink', () => sink.close())
+    const queue = new ClaimQueue({
+      layout: this.layout,
+      log: log.child({ component: 'claim' }),
+      rescanMs: settings.rescanMs,
+    })
+    await queue.start()
+    this.releasers.push('queue', () => queue.stop())
+    this.queue = queue
+    // The janitor puts back claims whose worker died, so this pool (and --once) never waits on them forever.
+    const janitor = new Janitor({
+      layout: this.layout,
+      log: log.child({ component: 'janitor' }),
+      staleMs: settings.staleMs,
+      everyMs: janitorPeriodMs(settings.staleMs),
+      onRequeue: () => void queue.refresh().then(() => queue.wake()),
+    })
+    await janitor.start()
+    this.releasers.push('janitor', () => janitor.stop())
+    this.gpuLimit = pLimit(settings.gpuConcurrency)
+
+    const deps: PipelineDeps = {
+      layout: this.layout,
+      recognizer,
+      gpuLimit: this.gpuLimit,
+      entityMap,
+      sink,
+      log: log.child({ component: 'pipeline' }),
+      docsPerCall: 16,
+      recognizeAttempts: 3,
+    }
+    const ctx: LoopContext = {
+      deps,
+      queue,
+      log: log.child({ component: 'worker' }),
+      stopSignal: this.stopController.signal,
+      hardSignal: this.hardController.signal,
+      heartbeatMs: Math.min(settings.heartbeatMs, Math.max(10, Math.floor(settings.staleMs / 4))),
+      badGraceMs: settings.badGraceMs,
+      untilDrained: this.opts.untilDrained ?? false,
+      held: this.held,
+      stats: this.stats,
+    }
+    const loops: Promise<void>[] = []
+    for (let i = 0; i < settings.workers; i++) loops.push(runLoop(ctx, `w${i}`))
+    this.loops = Promise.all(loops).then(() => {})
+    this.state = 'running'
+    log.info(
+      {
+        workers: settings.workers,
+        gpuConcurrency: settings.gpuConcurrency,
+        recognizer: recognizer.kind,
+        sink: sink.kind,
+      },
+      'workers started',
+    )
+  }
+
+  /** Resolves when every loop has returned (drained with --once, or stopped). */
+  whenIdle(): Promise<void> {
+    return this.loops
+  }
+
+  /** Idempotent; safe to call again while stopping. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop()
+    return this.stopping
+  }
+
+  private async doStop(): Promise<void> {
+    this.state = 'stopping'
+    this.stopController.abort()
+    const graceMs = this.opts.settings.shutdownGraceMs
+    if (this.held.size > 0)
+      this.opts.log.info({ inFlight: this.held.size, graceMs }, 'letting in-flight batches finish')
+    const grace = new AbortController()
+    await Promise.race([this.loops, sleep(graceMs, grace.signal)])
+    grace.abort()
+    this.hardController.abort()
+    await this.loops
+    await this.releasers.release()
+    this.state = 'stopped'
+  }
+
+  /** For a forced exit: give back every claim held, synchronously. */
+  releaseHeldSync(): number {
+    let n = 0
+    for (const claim of this.held) {
+      try {
+        const file = markerFile(this.layout, claim.id)
+        const current = JSON.parse(readFileSync(file, 'utf8')) as Marker
+        if (current.claim === claim.marker.claim && current.state === 'claimed') {
+          unlinkSync(file)
+          n++
+        }
+      } catch {
+        // Gone or unreadable: nothing to give back.
+      }
+    }
+    return n
+  }
+}
