@@ -1,0 +1,112 @@
+import { hostname } from 'node:os'
+import type { Pool } from 'mysql2/promise'
+import type { Settings } from '../config.js'
+import { backoffMs, sleep } from '../lifecycle/sleep.js'
+import type { Logger } from '../log.js'
+import type { DocResult } from '../pipeline/types.js'
+import { createMysqlPool, createTables, sinkError } from './mysql.js'
+import type { DocFailure, Sink } from './types.js'
+
+/** Rows per INSERT statement, and a byte budget well under the default max_allowed_packet (16 MiB). */
+const ROWS_PER_STATEMENT = 1000
+const BYTES_PER_STATEMENT = 4 * 1024 * 1024
+const INIT_ATTEMPTS = 8
+
+/**
+ * Results into MySQL: a batch's rows go in with multi-row INSERT ... ON
+ * DUPLICATE KEY UPDATE statements inside one transaction, so a batch is all
+ * in or not at all, and a batch processed twice leaves one row per document.
+ */
+export class MysqlSink implements Sink {
+  readonly kind = 'mysql'
+  private readonly pool: Pool
+  private readonly host = hostname()
+
+  constructor(
+    private readonly settings: Settings,
+    private readonly log: Logger,
+  ) {
+    this.pool = createMysqlPool(settings.mysqlUrl as string, Math.max(2, settings.workers))
+  }
+
+  async init(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await createTables(this.pool, this.settings)
+        return
+      } catch (err) {
+        const e = sinkError(err, 'creating tables')
+        if (!e.retryable || attempt + 1 >= INIT_ATTEMPTS) throw e
+        this.log.warn({ err: e.message, attempt: attempt + 1 }, 'MySQL not ready; retrying')
+        await sleep(backoffMs(attempt, 500, 5000))
+      }
+    }
+  }
+
+  async write(batchId: string, results: DocResult[]): Promise<void> {
+    const now = new Date()
+    const rows = results.map((r) => [
+      r.doc_id,
+      JSON.stringify(r.entities.map((e) => ({ text: e.text, type: e.type, start: e.start, end: e.end }))),
+      JSON.stringify(r.mapped),
+      now,
+      batchId,
+      this.host,
+    ])
+    let conn: Awaited<ReturnType<Pool['getConnection']>> | undefined
+    try {
+      conn = await this.pool.getConnection()
+      await conn.beginTransaction()
+      for (const chunk of chunkRows(rows)) {
+        await conn.query(
+          `INSERT INTO ?? (doc_id, ent_list_str, mapped_list_str, create_time, batch_id, host) VALUES ?
+           ON DUPLICATE KEY UPDATE ent_list_str = VALUES(ent_list_str), mapped_list_str = VALUES(mapped_list_str),
+             create_time = VALUES(create_time), batch_id = VALUES(batch_id), host = VALUES(host)`,
+          [this.settings.mysqlResultsTable, chunk],
+        )
+      }
+      await conn.commit()
+    } catch (err) {
+      await conn?.rollback().catch(() => {})
+      // A connection that failed mid-transaction is not reused.
+      conn?.destroy()
+      conn = undefined
+      throw sinkError(err, `batch ${batchId}: inserting ${rows.length} rows`)
+    } finally {
+      conn?.release()
+    }
+  }
+
+  async recordFailures(failures: DocFailure[]): Promise<void> {
+    if (failures.length === 0) return
+    const rows = failures.map((f) => [f.doc_id, f.batch_id, f.stage, f.error.slice(0, 60_000), f.attempts])
+    try {
+      await this.pool.query('INSERT INTO ?? (doc_id, batch_id, stage, error, attempts) VALUES ?', [
+        this.settings.mysqlFailuresTable,
+        rows,
+      ])
+    } catch (err) {
+      throw sinkError(err, `recording ${failures.length} failures`)
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end()
+  }
+}
+
+function* chunkRows(rows: unknown[][]): Generator<unknown[][]> {
+  let chunk: unknown[][] = []
+  let bytes = 0
+  for (const row of rows) {
+    const size = (row[1] as string).length + (row[2] as string).length + 200
+    if (chunk.length > 0 && (chunk.length >= ROWS_PER_STATEMENT || bytes + size > BYTES_PER_STATEMENT)) {
+      yield chunk
+      chunk = []
+      bytes = 0
+    }
+    chunk.push(row)
+    bytes += size
+  }
+  if (chunk.length > 0) yield chunk
+}
