@@ -1,0 +1,117 @@
+import { mkdir, readdir, unlink } from 'node:fs/promises'
+import path from 'node:path'
+import lockfile from 'proper-lockfile'
+import { readMarker } from '../claim/marker.js'
+import { describeError } from '../errors.js'
+import type { Logger } from '../log.js'
+import { deleteMilestone } from '../pipeline/milestone.js'
+import { classifyLeftName, type Layout, leftFile } from '../spool/layout.js'
+import { judgeClaim, markerMtimeMs, putBack } from './stale-claims.js'
+
+export interface JanitorOptions {
+  layout: Layout
+  log: Logger
+  staleMs: number
+  /** How often to sweep. */
+  everyMs: number
+  /** Called after a batch was put back, so waiting workers look again. */
+  onRequeue?: () => void
+}
+
+/**
+ * One per data dir (a proper-lockfile lock on state/janitor; a process that
+ * cannot take it checks again later). Each sweep looks at the batches still in
+ * left/ that have a marker:
+ * - claimed, owner pid gone on this host, or heartbeat older than staleMs: put back
+ *   (after 3 put-backs: bad/ with the history);
+ * - done, but the batch file is still there (a crash right after marking done): delete it.
+ */
+export class Janitor {
+  private timer: NodeJS.Timeout | null = null
+  private release: (() => Promise<void>) | null = null
+  private sweeping: Promise<void> | null = null
+  private stopped = false
+
+  constructor(private readonly opts: JanitorOptions) {}
+
+  async start(): Promise<void> {
+    await this.tick()
+    this.timer = setInterval(() => void this.tick(), this.opts.everyMs)
+    this.timer.unref()
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    if (this.timer) clearInterval(this.timer)
+    await this.sweeping
+    await this.release?.().catch(() => {})
+    this.release = null
+  }
+
+  private async tick(): Promise<void> {
+    if (this.sweeping || this.stopped) return
+    this.sweeping = (async () => {
+      try {
+        if (!(await this.holdLock())) return
+        await this.sweep()
+      } catch (err) {
+        this.opts.log.error({ err: describeError(err) }, 'janitor sweep failed; will try again')
+      }
+    })().finally(() => {
+      this.sweeping = null
+    })
+    await this.sweeping
+  }
+
+  private async holdLock(): Promise<boolean> {
+    if (this.release) return true
+    const dir = path.join(this.opts.layout.state, 'janitor')
+    await mkdir(dir, { recursive: true })
+    try {
+      this.release = await lockfile.lock(dir, {
+        stale: 30_000,
+        update: 10_000,
+        retries: 0,
+        onCompromised: (err) => {
+          this.opts.log.warn({ err: err.message }, 'janitor lock lost; another janitor may run here')
+          this.release = null
+        },
+      })
+      this.opts.log.debug('janitor lock taken')
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** One pass over left/ ∩ right/. Exposed for tests. */
+  async sweep(): Promise<void> {
+    const { layout, log } = this.opts
+    const [leftNames, rightNames] = await Promise.all([readdir(layout.left), readdir(layout.right)])
+    const markers = new Set(rightNames)
+    for (const name of leftNames) {
+      const c = classifyLeftName(name)
+      if (c.kind !== 'batch' || !markers.has(c.id)) continue
+      const marker = await readMarker(layout, c.id)
+      if (!marker) continue
+      if (marker.state === 'done') {
+        await unlink(leftFile(layout, c.id)).catch(() => {})
+        await deleteMilestone(layout, c.id)
+        continue
+      }
+      // An empty marker (its creator died between create and write) is judged by age alone.
+      if (marker.state !== 'claimed') continue
+      const mtimeMs = await markerMtimeMs(layout, c.id)
+      if (mtimeMs === null) continue
+      const verdict = judgeClaim(marker, mtimeMs, this.opts.staleMs)
+      if (!verdict.stale) continue
+      const outcome = await putBack(layout, c.id, marker, verdict.reason)
+      if (outcome === null) continue
+      const fields = { batch: c.id, host: marker.host, pid: marker.pid, ageMs: Math.round(verdict.ageMs) }
+      if (outcome === 'bad')
+        log.error({ ...fields, reason: verdict.reason }, 'batch put back 3 times; set aside in bad/')
+      else log.warn({ ...fields, reason: verdict.reason }, 'stale claim put back')
+      this.opts.onRequeue?.()
+    }
+  }
+}
