@@ -1,0 +1,51 @@
+import { parseArgs } from 'node:util'
+import { settingFlags } from '../config.js'
+import { ErrorCodes, LrError } from '../errors.js'
+
+export interface ParsedArgs {
+  command: string
+  flags: Record<string, string | boolean | undefined>
+  positionals: string[]
+}
+
+const commandFlags = {
+  once: { type: 'boolean' },
+  'to-left': { type: 'boolean' },
+  json: { type: 'boolean' },
+  watch: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+export function parseCli(argv: string[]): ParsedArgs {
+  const [command = 'help', ...rest] = argv
+  try {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      options: { ...settingFlags, ...commandFlags },
+      allowPositionals: true,
+      strict: true,
+    })
+    return { command, flags: values as ParsedArgs['flags'], positionals }
+  } catch (err) {
+    throw new LrError(ErrorCodes.usage, (err as Error).message.split('\n')[0] ?? 'bad arguments')
+  }
+}
+
+export const usage = `usage: leftright <command> [flags]
+
+commands:
+  start [--once]        workers + (sample on first run) in one process; --once exits when drained
+  work [--once]         the worker loops alone
+  enqueue FILE.jsonl... split JSONL documents into batch files in left/
+  prefetch [--once]     Kafka -> left/ alone (needs LR_KAFKA_BROKERS)
+  dispatch [--to-left]  MySQL source rows without a result -> Kafka (or left/), resumable
+  janitor [--once]      put back stale claims (also runs inside start and work)
+  status [--json] [--watch]
+                        counts of batches and documents by state
+
+settings (flags override env, env overrides leftright.config.json):
+  --data-dir (LR_DATA_DIR, ./data)   --workers (LR_WORKERS, 4)   --gpu-concurrency (LR_GPU_CONCURRENCY, 2)
+  --batch-size (LR_BATCH_SIZE, 100)  --recognizer (LR_RECOGNIZER, builtin|dictionary|none)
+  --stale-ms (LR_STALE_MS, 60000)    --shutdown-grace-ms (LR_SHUTDOWN_GRACE_MS, 15000)
+  --rescan-ms (LR_RESCAN_MS, 5000)   --sample (LR_SAMPLE, auto|off|DIR)   --entities (LR_ENTITIES)
+  see README.md for the full table`

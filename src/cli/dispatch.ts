@@ -1,0 +1,89 @@
+import { SingleBar } from 'cli-progress'
+import { loadSettings } from '../config.js'
+import { type DispatchTarget, dispatch, leftTarget } from '../dispatch/dispatch.js'
+import { ErrorCodes, LrError } from '../errors.js'
+import { createKafkaClient } from '../kafka/client.js'
+import { Releasers } from '../lifecycle/releasers.js'
+import { createLogger } from '../log.js'
+import { createMysqlPool, createTables } from '../sink/mysql.js'
+import { ensureLayout, layoutOf } from '../spool/layout.js'
+import type { ParsedArgs } from './args.js'
+
+export async function runDispatch(args: ParsedArgs): Promise<number> {
+  const settings = loadSettings(args.flags)
+  if (!settings.mysqlUrl)
+    throw new LrError(ErrorCodes.config, 'dispatch needs LR_MYSQL_URL (the source_data database)')
+  const toLeft = args.flags['to-left'] === true
+  if (!toLeft && !settings.kafkaBrokers) {
+    throw new LrError(ErrorCodes.config, 'dispatch needs LR_KAFKA_BROKERS, or --to-left to write batch files')
+  }
+  const log = createLogger().child({ component: 'dispatch' })
+  const layout = layoutOf(settings.dataDir)
+  await ensureLayout(layout)
+  const releasers = new Releasers()
+  const stop = new AbortController()
+  const onSignal = (): void => stop.abort()
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  try {
+    const pool = createMysqlPool(settings.mysqlUrl, 2)
+    releasers.push('mysql', () => pool.end())
+    await createTables(pool, settings)
+    let target: DispatchTarget
+    if (toLeft) {
+      target = leftTarget(layout, settings.batchSize)
+    } else {
+      const kafka = createKafkaClient(settings.kafkaBrokers as string[], log.child({ component: 'kafka' }))
+      releasers.push('kafka', () => kafka.close())
+      const producer = await kafka.producer()
+      releasers.push('producer', () => producer.close())
+      const topic = settings.kafkaTopic
+      target = {
+        name: `kafka:${topic}`,
+        send: (docs) =>
+          producer.send(
+            topic,
+            docs.map((d) => JSON.stringify(d)),
+          ),
+      }
+    }
+    const bar = process.stdout.isTTY
+      ? new SingleBar({
+          format: 'dispatch [{bar}] {value}/{total} rows | {rate} rows/s | ETA {eta_formatted}',
+        })
+      : null
+    let lastLogAt = 0
+    const startedAt = Date.now()
+    const result = await dispatch({
+      pool,
+      settings,
+      layout,
+      target,
+      log,
+      signal: stop.signal,
+      onProgress: (p) => {
+        const rate = Math.round((p.sent * 1000) / Math.max(1, Date.now() - startedAt))
+        if (bar) {
+          if (bar.getTotal() !== p.total) bar.start(p.total, p.sent, { rate })
+          bar.update(p.sent, { rate })
+        } else if (Date.now() - lastLogAt > 2000) {
+          lastLogAt = Date.now()
+          log.info(
+            { sent: p.sent, total: p.total, lastId: p.lastId, rowsPerSecond: rate },
+            'dispatch progress',
+          )
+        }
+      },
+    })
+    bar?.stop()
+    log.info(
+      { sent: result.sent, total: result.total, lastId: result.lastId, pages: result.pages },
+      stop.signal.aborted ? 'dispatch interrupted; rerun to continue' : 'dispatch finished',
+    )
+    return 0
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    await releasers.release()
+  }
+}

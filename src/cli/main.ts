@@ -1,0 +1,57 @@
+import { ErrorCodes, isLrError } from '../errors.js'
+import { parseCli, usage } from './args.js'
+import { runDispatch } from './dispatch.js'
+import { runEnqueue } from './enqueue.js'
+import { runJanitor } from './janitor.js'
+import { runStart } from './start.js'
+import { runStatus } from './status.js'
+
+const notBuilt = new Set(['handoff', 'doctor'])
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseCli(argv)
+  if (args.flags.help || args.command === 'help' || args.command === '--help') {
+    process.stdout.write(`${usage}\n`)
+    return 0
+  }
+  switch (args.command) {
+    case 'start':
+      return runStart(args, { role: 'start' })
+    case 'work':
+      return runStart(args, { role: 'work' })
+    case 'prefetch':
+      return runStart(args, { role: 'prefetch' })
+    case 'dispatch':
+      return runDispatch(args)
+    case 'janitor':
+      return runJanitor(args)
+    case 'enqueue':
+      return runEnqueue(args)
+    case 'status':
+      return runStatus(args)
+    default:
+      if (notBuilt.has(args.command)) {
+        process.stderr.write(`leftright: "${args.command}" is not available in this version yet\n`)
+        return 2
+      }
+      process.stderr.write(`leftright: unknown command "${args.command}" (try: leftright help)\n`)
+      return 2
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err: unknown) => {
+    if (isLrError(err, ErrorCodes.config) || isLrError(err, ErrorCodes.usage)) {
+      process.stderr.write(`leftright: ${err.message}\n`)
+      process.exitCode = 2
+      return
+    }
+    process.stderr.write(
+      `leftright: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    )
+    process.exitCode = 1
+  },
+)
