@@ -1,0 +1,117 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import type { TestContext } from 'node:test'
+import type { Marker } from '../src/claim/marker.js'
+
+export const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..')
+export const cliPath = path.join(repoRoot, 'bin', 'leftright.js')
+
+/** A fresh temp folder removed when the test ends. */
+export function tempDir(t: TestContext, prefix = 'lr-test-'): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+export function writeJsonl(file: string, docs: unknown[]): void {
+  writeFileSync(file, `${docs.map((d) => (typeof d === 'string' ? d : JSON.stringify(d))).join('\n')}\n`)
+}
+
+export function makeDocs(n: number, prefix = 'doc'): { doc_id: string; text: string }[] {
+  const texts = [
+    'Jack Ma founded Alibaba in Hangzhou before moving to Shanghai.',
+    '雷军在北京宣布小米公司将在武汉建设新工厂。',
+    'Tim Cook met engineers from Nvidia in San Francisco.',
+    '马化腾表示腾讯将继续在深圳投资。',
+  ]
+  return Array.from({ length: n }, (_, i) => ({
+    doc_id: `${prefix}-${i}`,
+    text: texts[i % texts.length] as string,
+  }))
+}
+
+export interface CliRun {
+  child: ChildProcess
+  stdout: string[]
+  stderr: string
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  /** Resolves at the first stdout line that satisfies `pred`. */
+  waitForLine(pred: (line: string) => boolean): Promise<string>
+}
+
+/** Spawn the real CLI (compiled) with JSON logs; killed when the test ends if still running. */
+export function runCli(t: TestContext, args: string[], env: Record<string, string> = {}): CliRun {
+  const child = spawn(process.execPath, [cliPath, ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, LR_LOG_FORMAT: 'json', LR_HTTP: 'off', LR_SAMPLE: 'off', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const stdout: string[] = []
+  let partial = ''
+  const watchers: { pred: (l: string) => boolean; resolve: (l: string) => void }[] = []
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n')
+    partial = lines.pop() ?? ''
+    for (const line of lines) {
+      stdout.push(line)
+      for (const w of [...watchers]) {
+        if (w.pred(line)) {
+          watchers.splice(watchers.indexOf(w), 1)
+          w.resolve(line)
+        }
+      }
+    }
+  })
+  const run: CliRun = {
+    child,
+    stdout,
+    stderr: '',
+    exited: new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal }))),
+    waitForLine: (pred) =>
+      new Promise((resolve, reject) => {
+        const seen = stdout.find(pred)
+        if (seen) return resolve(seen)
+        watchers.push({ pred, resolve })
+        child.on('exit', () =>
+          reject(new Error(`CLI exited before the expected line; stderr: ${run.stderr}`)),
+        )
+      }),
+  }
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    run.stderr += chunk
+  })
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  return run
+}
+
+export function logRecords(lines: string[]): Record<string, unknown>[] {
+  return lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
+}
+
+export function readMarkers(dataDir: string): Map<string, Marker> {
+  const out = new Map<string, Marker>()
+  for (const name of readdirSync(path.join(dataDir, 'right'))) {
+    if (name.startsWith('.')) continue
+    out.set(name, JSON.parse(readFileSync(path.join(dataDir, 'right', name), 'utf8')) as Marker)
+  }
+  return out
+}
+
+/** doc_id -> how many result records name it, over all results/*.jsonl. */
+export function resultCounts(dataDir: string): Map<string, number> {
+  const counts = new Map<string, number>()
+  const dir = path.join(dataDir, 'results')
+  for (const name of readdirSync(dir)) {
+    if (!name.endsWith('.jsonl')) continue
+    for (const line of readFileSync(path.join(dir, name), 'utf8').split('\n')) {
+      if (!line) continue
+      const id = (JSON.parse(line) as { doc_id: string }).doc_id
+      counts.set(id, (counts.get(id) ?? 0) + 1)
+    }
+  }
+  return counts
+}

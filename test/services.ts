@@ -1,0 +1,106 @@
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import net from 'node:net'
+import type { TestContext } from 'node:test'
+import mysql, { type Pool } from 'mysql2/promise'
+import pino from 'pino'
+import { createKafkaClient, type KafkaClient } from '../src/kafka/client.js'
+
+const MYSQL_ROOT = { host: '127.0.0.1', port: 3306, user: 'root', password: '' }
+
+/** librdkafka's mock cluster through kcat: a real Kafka wire-protocol broker. Killed (SIGKILL) at the end. */
+export async function startKafka(t: { after(fn: () => void): void }): Promise<string> {
+  const child = spawn(
+    'kcat',
+    ['-C', '-b', 'localhost:1', '-t', 'warmup', '-X', 'test.mock.num.brokers=1', '-d', 'mock'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  )
+  t.after(() => child.kill('SIGKILL'))
+  return new Promise((resolve, reject) => {
+    let err = ''
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      err += chunk
+      const m = /bootstrap\.servers=([\d.]+:\d+)/.exec(err)
+      if (m) {
+        child.stderr.removeAllListeners('data')
+        child.stderr.resume()
+        resolve(m[1] as string)
+      }
+    })
+    child.on('error', reject)
+    child.on('exit', (code) => reject(new Error(`kcat exited ${code}: ${err.slice(-500)}`)))
+  })
+}
+
+export function freshTopic(prefix = 't'): string {
+  return `${prefix}-${randomBytes(5).toString('hex')}`
+}
+
+export function kafkaClient(
+  t: TestContext | { after(fn: () => Promise<void>): void },
+  broker: string,
+): KafkaClient {
+  const client = createKafkaClient([broker], pino({ level: 'silent' }), 'leftright-test')
+  t.after(() => client.close())
+  return client
+}
+
+/** Produce raw string values; the topic exists (auto-created) once this resolves. */
+export async function produce(client: KafkaClient, topic: string, values: string[]): Promise<void> {
+  const producer = await client.producer()
+  try {
+    for (let i = 0; i < values.length; i += 2000) await producer.send(topic, values.slice(i, i + 2000))
+  } finally {
+    await producer.close()
+  }
+}
+
+/** A database of its own for one test file, dropped afterwards. */
+export async function freshDatabase(
+  t: { after(fn: () => Promise<void>): void },
+  label: string,
+): Promise<{ url: string; pool: Pool; name: string }> {
+  const name = `lr_${label}_${randomBytes(3).toString('hex')}`
+  const admin = await mysql.createConnection(MYSQL_ROOT)
+  await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`)
+  await admin.end()
+  const pool = mysql.createPool({ ...MYSQL_ROOT, database: name, connectionLimit: 2 })
+  t.after(async () => {
+    await pool.end()
+    const c = await mysql.createConnection(MYSQL_ROOT)
+    await c.query(`DROP DATABASE IF EXISTS \`${name}\``)
+    await c.end()
+  })
+  return { url: `mysql://root@127.0.0.1:3306/${name}`, pool, name }
+}
+
+/** A TCP proxy to MySQL that can be taken down (dropping live connections) and brought back on the same port. */
+export class TcpProxy {
+  port = 0
+  private server: net.Server | null = null
+  private readonly sockets = new Set<net.Socket>()
+
+  async up(): Promise<void> {
+    const server = net.createServer((client) => {
+      const upstream = net.connect(MYSQL_ROOT.port, MYSQL_ROOT.host)
+      for (const s of [client, upstream]) {
+        this.sockets.add(s)
+        s.on('close', () => this.sockets.delete(s))
+        s.on('error', () => {})
+      }
+      client.pipe(upstream).pipe(client)
+    })
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve))
+    this.port = (server.address() as net.AddressInfo).port
+    this.server = server
+  }
+
+  async down(): Promise<void> {
+    const server = this.server
+    this.server = null
+    for (const s of this.sockets) s.destroy()
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
+  }
+}
