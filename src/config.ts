@@ -121,6 +121,13 @@ const orNull: Parser<string | null | undefined> = (raw) => {
   return t === '' || t === 'off' || t === 'unset' ? null : t
 }
 
+/** SQL identifiers are interpolated (quoted) into statements, so only plain names are accepted. */
+const tableName = {
+  expected: 'a table name of letters, digits and _ (at most 64)',
+  parse: (raw: string): string | undefined =>
+    /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(raw.trim()) ? raw.trim() : undefined,
+}
+
 function parseDiskFloor(raw: string): DiskFloor | undefined {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(%|b|kb|mb|gb|tb)?\s*$/i.exec(raw)
   if (!m) return undefined
@@ -260,6 +267,44 @@ const specs: Spec<keyof Settings>[] = [
     parse: int(1, 2 ** 31),
   },
   { key: 'entitiesPath', env: 'LR_ENTITIES', flag: 'entities', expected: 'a TSV file path', parse: text },
+  {
+    key: 'prefetchMaxPending',
+    env: 'LR_PREFETCH_MAX_PENDING',
+    flag: 'prefetch-max-pending',
+    expected: 'an integer from 0 (3 per worker) to 100000',
+    parse: int(0, 100_000),
+  },
+  {
+    key: 'kafkaMaxWaitMs',
+    env: 'LR_KAFKA_MAX_WAIT_MS',
+    flag: 'kafka-max-wait-ms',
+    expected: 'milliseconds from 10 to 60000',
+    parse: int(10, 60_000),
+  },
+  {
+    key: 'kafkaSessionTimeoutMs',
+    env: 'LR_KAFKA_SESSION_TIMEOUT_MS',
+    flag: 'kafka-session-timeout-ms',
+    expected: 'milliseconds from 6000 to 300000',
+    parse: int(6000, 300_000),
+  },
+  { key: 'mysqlResultsTable', env: 'LR_MYSQL_RESULTS_TABLE', flag: 'mysql-results-table', ...tableName },
+  { key: 'mysqlFailuresTable', env: 'LR_MYSQL_FAILURES_TABLE', flag: 'mysql-failures-table', ...tableName },
+  { key: 'mysqlSourceTable', env: 'LR_MYSQL_SOURCE_TABLE', flag: 'mysql-source-table', ...tableName },
+  {
+    key: 'dispatchPageSize',
+    env: 'LR_DISPATCH_PAGE_SIZE',
+    flag: 'dispatch-page-size',
+    expected: 'an integer from 1 to 100000',
+    parse: int(1, 100_000),
+  },
+  {
+    key: 'dispatchBrickSize',
+    env: 'LR_DISPATCH_BRICK_SIZE',
+    flag: 'dispatch-brick-size',
+    expected: 'an integer from 1 to 100000000',
+    parse: int(1, 100_000_000),
+  },
   {
     key: 'sample',
     env: 'LR_SAMPLE',

@@ -19,6 +19,15 @@ test('flags override env, env overrides the config file, the file overrides defa
   assert.equal(s.gpuConcurrency, 2)
   assert.equal(s.dataDir, path.join(cwd, 'data'))
   assert.deepEqual(s.minFreeDisk, { kind: 'percent', value: 5 })
+  const tuned = loadSettings(
+    { 'dispatch-page-size': '50' },
+    { LR_KAFKA_SESSION_TIMEOUT_MS: '6000', LR_PREFETCH_MAX_PENDING: '9', LR_MYSQL_RESULTS_TABLE: 'res_2' },
+    cwd,
+  )
+  assert.equal(tuned.kafkaSessionTimeoutMs, 6000)
+  assert.equal(tuned.prefetchMaxPending, 9)
+  assert.equal(tuned.mysqlResultsTable, 'res_2')
+  assert.equal(tuned.dispatchPageSize, 50)
   assert.deepEqual(loadSettings({ 'min-free-disk': '2GB' }, {}, cwd).minFreeDisk, {
     kind: 'bytes',
     value: 2 * 1024 ** 3,
@@ -36,6 +45,8 @@ test('a bad setting names itself, where it came from and what was expected', (t)
   bad({ 'gpu-concurrency': '0' }, {}, /--gpu-concurrency="0"/)
   bad({}, { LR_RECOGNIZER: 'gpt' }, /LR_RECOGNIZER.*builtin, dictionary, none or http/)
   bad({}, { LR_MIN_FREE_DISK: 'lots' }, /LR_MIN_FREE_DISK/)
+  bad({}, { LR_KAFKA_SESSION_TIMEOUT_MS: '100' }, /LR_KAFKA_SESSION_TIMEOUT_MS="100": expected milliseconds/)
+  bad({}, { LR_MYSQL_RESULTS_TABLE: 'x; drop table y' }, /LR_MYSQL_RESULTS_TABLE.*table name/)
   writeFileSync(path.join(cwd, 'leftright.config.json'), '{"wokers": 2}')
   bad({}, {}, /unknown setting "wokers"/)
 })

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 import type { RowDataPacket } from 'mysql2/promise'
-import { readMarkers, runCli, tempDir } from './helpers.js'
+import { type CliRun, readMarkers, runCli, tempDir } from './helpers.js'
 import { freshDatabase, freshTopic, kafkaClient, produce, startKafka, TcpProxy } from './services.js'
 
 let broker = ''
@@ -167,4 +167,66 @@ test('MySQL unavailable mid-run: no batch marked done without its rows; the run 
     assert.equal(m.state, 'done')
     assert.equal(rowsOf.get(id), m.ok, `batch ${id}: rows in MySQL match its done marker`)
   }
+})
+
+async function untilPausedOrOver(run: CliRun, reason: string, over: () => boolean): Promise<void> {
+  for (;;) {
+    if (run.stdout.some((l) => l.includes(`prefetch paused: ${reason}`))) return
+    assert.ok(!over(), `prefetch wrote past its ${reason} limit without pausing`)
+    assert.equal(run.child.exitCode, null, run.stderr)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+test('backpressure: prefetch pauses at the left/ limit and under LR_MIN_FREE_DISK, status says why, nothing is lost', async (t) => {
+  const db = await freshDatabase(t, 'kpause')
+  const topic = freshTopic()
+  await produce(
+    kafkaClient(t, broker),
+    topic,
+    Array.from({ length: 2000 }, (_, i) => docValue(i)),
+  )
+  const status = async (dir: string) => {
+    const run = runCli(t, ['status', '--json', '--data-dir', dir])
+    assert.equal((await run.exited).code, 0, run.stderr)
+    return JSON.parse(run.stdout.join('')) as {
+      prefetch: { running: boolean; paused: string | null } | null
+      batches: { pending: number }
+    }
+  }
+  const leftCount = (dir: string) =>
+    existsSync(path.join(dir, 'left'))
+      ? readdirSync(path.join(dir, 'left')).filter((f) => !f.startsWith('.')).length
+      : 0
+  // 1 worker + 2 pending allowed: left/ holds at most 3 batch files, of 40 the topic would fill.
+  const env = kafkaEnv(topic, db.url, { LR_BATCH_SIZE: '50', LR_WORKERS: '1', LR_PREFETCH_MAX_PENDING: '2' })
+  const dir = tempDir(t)
+  const prefetch = runCli(t, ['prefetch', '--data-dir', dir], env)
+  // Wait for the pause, failing (not hanging) if left/ grows past the limit instead.
+  await untilPausedOrOver(prefetch, 'backlog', () => leftCount(dir) > 3)
+  await new Promise((r) => setTimeout(r, 1500))
+  assert.equal(leftCount(dir), 3)
+  const paused = await status(dir)
+  assert.deepEqual(paused.prefetch && { running: paused.prefetch.running, paused: paused.prefetch.paused }, {
+    running: true,
+    paused: 'backlog',
+  })
+  prefetch.child.kill('SIGTERM')
+  assert.equal((await prefetch.exited).code, 0, prefetch.stderr)
+  assert.equal((await status(dir)).prefetch?.running, false)
+
+  // A second box (own data dir, same group) whose disk is "full": it writes nothing.
+  const full = tempDir(t)
+  const starved = runCli(t, ['prefetch', '--data-dir', full], { ...env, LR_MIN_FREE_DISK: '100%' })
+  await untilPausedOrOver(starved, 'disk', () => leftCount(full) > 0)
+  assert.equal((await status(full)).prefetch?.paused, 'disk')
+  assert.equal(leftCount(full), 0)
+  starved.child.kill('SIGTERM')
+  assert.equal((await starved.exited).code, 0, starved.stderr)
+
+  // Draining left/ lets prefetch resume, and every message arrives exactly once.
+  const run = runCli(t, ['start', '--once', '--data-dir', dir], env)
+  assert.equal((await run.exited).code, 0, run.stderr)
+  assert.ok(run.stdout.some((l) => l.includes('prefetch resumed')))
+  assert.deepEqual(await rowStats(db.pool), { rows: 2000, distinct: 2000 })
 })

@@ -1,6 +1,5 @@
 import { readdir } from 'node:fs/promises'
 import { hostname } from 'node:os'
-import path from 'node:path'
 import type { Settings } from '../config.js'
 import { describeError } from '../errors.js'
 import type { GroupConsumer, KafkaClient, KafkaMessage, MessageBatchContext } from '../kafka/client.js'
@@ -9,7 +8,7 @@ import type { Logger } from '../log.js'
 import { writeFileAtomic } from '../spool/atomic.js'
 import { type Doc, writeBatchFile } from '../spool/batch-file.js'
 import { diskState } from '../spool/disk.js'
-import { classifyLeftName, type Layout, leftFile, newBatchId } from '../spool/layout.js'
+import { classifyLeftName, type Layout, leftFile, newBatchId, prefetchStateFile } from '../spool/layout.js'
 import { writeDead } from '../spool/set-aside.js'
 import { decodeMessage } from './decode-message.js'
 
@@ -22,9 +21,6 @@ export interface PrefetchStats {
   dead: number
   paused: PauseReason
 }
-
-/** state/prefetch.json: what `status` shows about the prefetcher. */
-export const prefetchStateFile = (layout: Layout): string => path.join(layout.state, 'prefetch.json')
 
 const ROOM_POLL_MS = 500
 

@@ -83,3 +83,5 @@ export const leftFile = (layout: Layout, id: string): string => path.join(layout
 export const markerFile = (layout: Layout, id: string): string => path.join(layout.right, id)
 export const milestoneFile = (layout: Layout, id: string): string =>
   path.join(layout.milestones, id + BATCH_EXT)
+/** Written by the prefetcher on start and on every pause/resume; read by `status`. */
+export const prefetchStateFile = (layout: Layout): string => path.join(layout.state, 'prefetch.json')

@@ -1,7 +1,16 @@
-import { readdir, stat } from 'node:fs/promises'
+import { readdir, readFile, stat } from 'node:fs/promises'
+import { hostname } from 'node:os'
 import { readMarker } from '../claim/marker.js'
+import { pidAlive } from '../janitor/stale-claims.js'
 import { readBatchHeader } from '../spool/batch-file.js'
-import { BATCH_EXT, classifyLeftName, type Layout, leftFile, markerFile } from '../spool/layout.js'
+import {
+  BATCH_EXT,
+  classifyLeftName,
+  type Layout,
+  leftFile,
+  markerFile,
+  prefetchStateFile,
+} from '../spool/layout.js'
 
 /**
  * A snapshot of a data dir, read from the folders alone: it works whether the
@@ -13,6 +22,30 @@ export interface StatusSnapshot {
   batches: { pending: number; claimed: number; stale: number; done: number; handedOff: number; bad: number }
   docs: { pending: number; claimed: number; done: number; ok: number; failed: number; dead: number }
   oldestClaim: { batch: string; host: string; pid: number; ageMs: number } | null
+  /** The Kafka prefetcher of this data dir, from state/prefetch.json; null if it never ran. */
+  prefetch: {
+    running: boolean
+    paused: 'backlog' | 'disk' | null
+    since: string
+    host: string
+    pid: number
+  } | null
+}
+
+async function readPrefetchState(layout: Layout): Promise<StatusSnapshot['prefetch']> {
+  try {
+    const st = JSON.parse(await readFile(prefetchStateFile(layout), 'utf8')) as {
+      paused: 'backlog' | 'disk' | null
+      since: string
+      host: string
+      pid: number
+    }
+    // Another host's process cannot be checked from here: take it as running.
+    const running = st.host !== hostname() || pidAlive(st.pid)
+    return { running, paused: st.paused, since: st.since, host: st.host, pid: st.pid }
+  } catch {
+    return null
+  }
 }
 
 async function list(dir: string): Promise<string[]> {
@@ -36,6 +69,7 @@ export async function collectStatus(layout: Layout, staleMs: number): Promise<St
     batches: { pending: 0, claimed: 0, stale: 0, done: 0, handedOff: 0, bad: 0 },
     docs: { pending: 0, claimed: 0, done: 0, ok: 0, failed: 0, dead: 0 },
     oldestClaim: null,
+    prefetch: await readPrefetchState(layout),
   }
   const markers = new Set(rightNames.filter((n) => !n.startsWith('.')))
   const now = Date.now()
@@ -86,6 +120,11 @@ export function formatStatus(s: StatusSnapshot): string {
   if (s.oldestClaim) {
     const o = s.oldestClaim
     lines.push(`oldest claim ${o.batch} by ${o.host} pid ${o.pid}, ${Math.round(o.ageMs / 1000)}s ago`)
+  }
+  const p = s.prefetch
+  if (p) {
+    const state = !p.running ? 'not running' : p.paused ? `PAUSED (${p.paused})` : 'running'
+    lines.push(`prefetch  ${state} since ${p.since} (${p.host} pid ${p.pid})`)
   }
   return lines.join('\n')
 }
