@@ -4,7 +4,7 @@ import path from 'node:path'
 import { test } from 'node:test'
 import pino from 'pino'
 import { tryClaim } from '../src/claim/marker.js'
-import { ClaimQueue } from '../src/claim/queue.js'
+import { ClaimQueue, WATCH_OFF_ABOVE, WATCH_ON_BELOW } from '../src/claim/queue.js'
 import { encodeBatch } from '../src/spool/batch-file.js'
 import { ensureLayout, layoutOf, leftFile, newBatchId } from '../src/spool/layout.js'
 import { logRecords, makeDocs, readMarkers, runCli, tempDir } from './helpers.js'
@@ -75,6 +75,31 @@ test('the queue wakes on a new file in left/ (chokidar) well before its rescan p
   writeFileSync(leftFile(layout, id), encodeBatch(id, makeDocs(1)))
   const claim = await waiting
   assert.equal(claim?.id, id)
+})
+
+test('with a backlog the queue stops watching left/ and resumes watching once it drains', async (t) => {
+  const layout = layoutOf(tempDir(t))
+  await ensureLayout(layout)
+  const n = WATCH_OFF_ABOVE + 10
+  for (let i = 0; i < n; i++) {
+    const id = newBatchId()
+    writeFileSync(leftFile(layout, id), encodeBatch(id, makeDocs(1)))
+  }
+  const queue = new ClaimQueue({ layout, log: silent, rescanMs: 3_600_000 })
+  await queue.start()
+  t.after(() => queue.stop())
+  assert.equal(queue.watching, false, 'no watch while a backlog waits')
+  for (let i = 0; i < n - WATCH_ON_BELOW + 1; i++) assert.ok(await queue.claimOne('w'))
+  assert.equal(queue.watching, true, 'watching again once few candidates are left')
+  for (let i = 0; i < WATCH_ON_BELOW - 1; i++) assert.ok(await queue.claimOne('w'))
+  // With a one-hour rescan period, only the watch can bring this one in.
+  const stop = new AbortController()
+  t.after(() => stop.abort())
+  const waiting = queue.next('w', stop.signal)
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  const id = newBatchId()
+  writeFileSync(leftFile(layout, id), encodeBatch(id, makeDocs(1)))
+  assert.equal((await waiting)?.id, id)
 })
 
 test('two processes racing over 5,000 batches claim each exactly once, and both take part', async (t) => {

@@ -1,0 +1,83 @@
+import { spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import mysql, { type Pool } from 'mysql2/promise'
+
+export const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..')
+export const cli = path.join(root, 'bin', 'leftright.js')
+export const quick = process.argv.includes('--quick')
+
+/** Run the real CLI to completion; returns its wall time in seconds. */
+export function runCli(args: string[], env: Record<string, string> = {}): number {
+  const started = performance.now()
+  const r = spawnSync(process.execPath, [cli, ...args], {
+    env: {
+      ...process.env,
+      LR_LOG_FORMAT: 'json',
+      LR_LOG_LEVEL: 'warn',
+      LR_HTTP: 'off',
+      LR_SAMPLE: 'off',
+      ...env,
+    },
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  })
+  if (r.status !== 0) throw new Error(`leftright ${args.join(' ')} exited ${r.status}: ${r.stderr}`)
+  return (performance.now() - started) / 1000
+}
+
+/** The shipped sample, repeated with fresh doc_ids until `n` documents. */
+export function sampleDocs(n: number, prefix = 'bench'): { doc_id: string; text: string }[] {
+  const sample = readFileSync(path.join(root, 'data', 'sample', 'sample.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+  return Array.from({ length: n }, (_, i) => {
+    const doc = JSON.parse(sample[i % sample.length] as string) as { doc_id: string; text: string }
+    return { doc_id: `${prefix}-${i}`, text: doc.text }
+  })
+}
+
+export function writeSampleJsonl(dir: string, n: number): string {
+  const file = path.join(dir, 'input.jsonl')
+  writeFileSync(
+    file,
+    `${sampleDocs(n)
+      .map((d) => JSON.stringify(d))
+      .join('\n')}\n`,
+  )
+  return file
+}
+
+export const median = (xs: number[]): number =>
+  [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+
+const MYSQL_ROOT = { host: '127.0.0.1', port: 3306, user: 'root', password: '' }
+
+/** A database of its own for a bench run; `drop()` removes it. */
+export async function benchDatabase(
+  label: string,
+): Promise<{ name: string; url: string; pool: Pool; drop(): Promise<void> }> {
+  const name = `lr_bench_${label}_${randomBytes(3).toString('hex')}`
+  const admin = await mysql.createConnection(MYSQL_ROOT)
+  await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`)
+  await admin.end()
+  const pool = mysql.createPool({ ...MYSQL_ROOT, database: name, connectionLimit: 2, charset: 'utf8mb4' })
+  return {
+    name,
+    url: `mysql://root@127.0.0.1:3306/${name}`,
+    pool,
+    async drop() {
+      await pool.end()
+      const c = await mysql.createConnection(MYSQL_ROOT)
+      await c.query(`DROP DATABASE IF EXISTS \`${name}\``)
+      await c.end()
+    },
+  }
+}
+
+/** Markdown table from a header and rows. */
+export function table(header: string[], rows: (string | number)[][]): string {
+  const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`
+  return [line(header), line(header.map((_, i) => (i === 0 ? '---' : '---:'))), ...rows.map(line)].join('\n')
+}
