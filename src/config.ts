@@ -25,6 +25,14 @@ export interface Settings {
   /** null: results go to files under dataDir/results/. */
   mysqlUrl: string | null
   nerUrl: string | null
+  /** `leftright` (the original {data_list} contract) or `hf` (Hugging Face token classification). */
+  nerFormat: 'leftright' | 'hf'
+  /** Documents sent per recognition call. */
+  nerDocsPerCall: number
+  /** A recognition call with no answer after this long is cancelled and counts as overload. */
+  nerTimeoutMs: number
+  /** Tries per recognition call before its documents go to dead/. */
+  nerAttempts: number
   recognizer: RecognizerKind
   /** A claim whose heartbeat (marker mtime) is older than this is put back. */
   staleMs: number
@@ -75,6 +83,10 @@ export const defaults: Settings = {
   kafkaGroup: 'leftright',
   mysqlUrl: null,
   nerUrl: null,
+  nerFormat: 'leftright',
+  nerDocsPerCall: 16,
+  nerTimeoutMs: 30_000,
+  nerAttempts: 6,
   recognizer: 'builtin',
   staleMs: MINUTE,
   heartbeatMs: 5 * SECOND,
@@ -267,6 +279,35 @@ const specs: Spec<keyof Settings>[] = [
     parse: int(1, 2 ** 31),
   },
   { key: 'entitiesPath', env: 'LR_ENTITIES', flag: 'entities', expected: 'a TSV file path', parse: text },
+  {
+    key: 'nerFormat',
+    env: 'LR_NER_FORMAT',
+    flag: 'ner-format',
+    expected: 'leftright or hf',
+    parse: (raw) =>
+      raw.trim() === 'leftright' || raw.trim() === 'hf' ? (raw.trim() as 'leftright' | 'hf') : undefined,
+  },
+  {
+    key: 'nerDocsPerCall',
+    env: 'LR_NER_DOCS_PER_CALL',
+    flag: 'ner-docs-per-call',
+    expected: 'an integer from 1 to 1000',
+    parse: int(1, 1000),
+  },
+  {
+    key: 'nerTimeoutMs',
+    env: 'LR_NER_TIMEOUT_MS',
+    flag: 'ner-timeout-ms',
+    expected: 'milliseconds from 100 to 600000',
+    parse: int(100, 600_000),
+  },
+  {
+    key: 'nerAttempts',
+    env: 'LR_NER_ATTEMPTS',
+    flag: 'ner-attempts',
+    expected: 'an integer from 1 to 20',
+    parse: int(1, 20),
+  },
   {
     key: 'prefetchMaxPending',
     env: 'LR_PREFETCH_MAX_PENDING',

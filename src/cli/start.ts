@@ -110,6 +110,7 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
       failed: s?.docsFailed ?? 0,
       bad: s?.batchesBad ?? 0,
       ...(prefetcher ? { prefetched: prefetcher.stats.messages, deadMessages: prefetcher.stats.dead } : {}),
+      ...(pool?.gpuCap ? { gpu: pool.gpuCap.snapshot() } : {}),
     },
     once ? 'drained: nothing pending or claimed; exiting' : 'stopped',
   )

@@ -1,4 +1,3 @@
-import type { LimitFunction } from 'p-limit'
 import { describeError, ErrorCodes, isLrError, LrError } from '../errors.js'
 import { backoffMs, sleep } from '../lifecycle/sleep.js'
 import type { Logger } from '../log.js'
@@ -7,14 +6,16 @@ import { type Doc, readBatchFile } from '../spool/batch-file.js'
 import { type Layout, leftFile } from '../spool/layout.js'
 import { writeDead } from '../spool/set-aside.js'
 import type { EntityMap } from './dictionary.js'
+import type { GpuCap } from './gpu-cap.js'
+import type { RecognizeErrorContext } from './http-recognizer.js'
 import { loadMilestone, saveMilestone } from './milestone.js'
 import type { DocResult, Recognized, Recognizer } from './types.js'
 
 export interface PipelineDeps {
   layout: Layout
   recognizer: Recognizer
-  /** The process-wide cap on recognition calls in flight (LR_GPU_CONCURRENCY). */
-  gpuLimit: LimitFunction
+  /** The process-wide adaptive cap on recognition calls in flight (at most LR_GPU_CONCURRENCY). */
+  gpuCap: GpuCap
   entityMap: EntityMap
   sink: Sink
   log: Logger
@@ -42,7 +43,10 @@ function chunk<T>(items: T[], size: number): T[][] {
   return out
 }
 
-/** One recognition call under the GPU cap, retried with backoff while the error is retryable. */
+/**
+ * One recognition call under the GPU cap, retried with backoff and jitter while
+ * the error is retryable. A call the service finds too large is split in two.
+ */
 async function recognizeCall(
   deps: PipelineDeps,
   docs: Doc[],
@@ -51,12 +55,24 @@ async function recognizeCall(
   for (let attempt = 0; ; attempt++) {
     try {
       const input = docs.map((d) => ({ doc_id: d.doc_id, text: d.text }))
-      return { ok: await deps.gpuLimit(() => deps.recognizer.recognize(input, signal)) }
+      return { ok: await deps.gpuCap.run(() => deps.recognizer.recognize(input, signal), signal) }
     } catch (err) {
       if (signal.aborted || isLrError(err, ErrorCodes.aborted)) throw err
+      if (isLrError(err) && (err.context as RecognizeErrorContext).tooLarge && docs.length > 1) {
+        const half = Math.ceil(docs.length / 2)
+        const parts = await Promise.all([
+          recognizeCall(deps, docs.slice(0, half), signal),
+          recognizeCall(deps, docs.slice(half), signal),
+        ])
+        const error = parts.find((p) => p.error)?.error
+        return { ok: parts.flatMap((p) => p.ok), ...(error ? { error } : {}) }
+      }
       const retryable = !isLrError(err) || err.retryable
-      if (!retryable || attempt + 1 >= deps.recognizeAttempts) return { ok: [], error: describeError(err) }
-      await sleep(backoffMs(attempt), signal)
+      if (!retryable || attempt + 1 >= deps.recognizeAttempts) {
+        return { ok: [], error: `${describeError(err)} (after ${attempt + 1} attempt${attempt ? 's' : ''})` }
+      }
+      const retryAfterMs = isLrError(err) ? ((err.context as RecognizeErrorContext).retryAfterMs ?? 0) : 0
+      await sleep(Math.max(retryAfterMs, backoffMs(attempt, 200, 10_000)), signal)
     }
   }
 }

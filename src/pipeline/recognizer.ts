@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os'
 import { Piscina } from 'piscina'
 import type { Settings } from '../config.js'
 import { ErrorCodes, LrError } from '../errors.js'
+import { HttpRecognizer } from './http-recognizer.js'
 import type { Recognized, Recognizer } from './types.js'
 
 /** Embedded recognizer: a pool of worker threads, at most `threads` busy at once. */
@@ -57,9 +58,12 @@ export function createRecognizer(settings: Settings): Recognizer {
       return new ThreadRecognizer(settings.recognizer, settings.entitiesPath, threads)
     }
     case 'http':
-      throw new LrError(
-        ErrorCodes.config,
-        `LR_NER_URL=${settings.nerUrl ?? ''}: the HTTP recognizer is not built yet; unset LR_NER_URL to use the embedded one`,
-      )
+      if (!settings.nerUrl) throw new LrError(ErrorCodes.config, 'LR_RECOGNIZER=http needs LR_NER_URL')
+      return new HttpRecognizer({
+        url: settings.nerUrl,
+        format: settings.nerFormat,
+        timeoutMs: settings.nerTimeoutMs,
+        connections: settings.gpuConcurrency,
+      })
   }
 }

@@ -85,3 +85,5 @@ export const milestoneFile = (layout: Layout, id: string): string =>
   path.join(layout.milestones, id + BATCH_EXT)
 /** Written by the prefetcher on start and on every pause/resume; read by `status`. */
 export const prefetchStateFile = (layout: Layout): string => path.join(layout.state, 'prefetch.json')
+/** Written by the worker pool every second: the GPU cap's limit and calls in flight; read by `status`. */
+export const gpuStateFile = (layout: Layout): string => path.join(layout.state, 'gpu.json')

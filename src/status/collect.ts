@@ -6,6 +6,7 @@ import { readBatchHeader } from '../spool/batch-file.js'
 import {
   BATCH_EXT,
   classifyLeftName,
+  gpuStateFile,
   type Layout,
   leftFile,
   markerFile,
@@ -30,6 +31,30 @@ export interface StatusSnapshot {
     host: string
     pid: number
   } | null
+  /** The GPU cap of the running pool (state/gpu.json); null when no pool of this host is running. */
+  gpu: GpuState | null
+}
+
+interface GpuState {
+  limit: number
+  max: number
+  inFlight: number
+  circuit: string
+  overloads: number
+  host: string
+  pid: number
+  at: string
+}
+
+async function readGpuState(layout: Layout): Promise<GpuState | null> {
+  try {
+    const st = JSON.parse(await readFile(gpuStateFile(layout), 'utf8')) as GpuState
+    if (st.host === hostname() && !pidAlive(st.pid)) return null
+    const { limit, max, inFlight, circuit, overloads, host, pid, at } = st
+    return { limit, max, inFlight, circuit, overloads, host, pid, at }
+  } catch {
+    return null
+  }
 }
 
 async function readPrefetchState(layout: Layout): Promise<StatusSnapshot['prefetch']> {
@@ -70,6 +95,7 @@ export async function collectStatus(layout: Layout, staleMs: number): Promise<St
     docs: { pending: 0, claimed: 0, done: 0, ok: 0, failed: 0, dead: 0 },
     oldestClaim: null,
     prefetch: await readPrefetchState(layout),
+    gpu: await readGpuState(layout),
   }
   const markers = new Set(rightNames.filter((n) => !n.startsWith('.')))
   const now = Date.now()
@@ -120,6 +146,12 @@ export function formatStatus(s: StatusSnapshot): string {
   if (s.oldestClaim) {
     const o = s.oldestClaim
     lines.push(`oldest claim ${o.batch} by ${o.host} pid ${o.pid}, ${Math.round(o.ageMs / 1000)}s ago`)
+  }
+  if (s.gpu) {
+    const g = s.gpu
+    lines.push(
+      `gpu cap   limit ${g.limit} of ${g.max}, ${g.inFlight} in flight, circuit ${g.circuit}, ${g.overloads} overload answers (pid ${g.pid})`,
+    )
   }
   const p = s.prefetch
   if (p) {

@@ -1,5 +1,6 @@
+import { setMaxListeners } from 'node:events'
 import { readFileSync, unlinkSync } from 'node:fs'
-import pLimit from 'p-limit'
+import { hostname } from 'node:os'
 import type { Claim, Marker } from '../claim/marker.js'
 import { ClaimQueue } from '../claim/queue.js'
 import type { Settings } from '../config.js'
@@ -8,10 +9,12 @@ import { Releasers } from '../lifecycle/releasers.js'
 import { sleep } from '../lifecycle/sleep.js'
 import type { Logger } from '../log.js'
 import { EntityMap, loadDictionary } from '../pipeline/dictionary.js'
+import { GpuCap } from '../pipeline/gpu-cap.js'
 import type { PipelineDeps } from '../pipeline/process-batch.js'
 import { createRecognizer } from '../pipeline/recognizer.js'
 import { createSink } from '../sink/create.js'
-import { ensureLayout, type Layout, layoutOf, markerFile } from '../spool/layout.js'
+import { writeFileAtomic } from '../spool/atomic.js'
+import { ensureLayout, gpuStateFile, type Layout, layoutOf, markerFile } from '../spool/layout.js'
 import { type LoopContext, type LoopStats, newLoopStats, runLoop } from './loop.js'
 
 /** Sweep often enough that a stale claim waits at most about a quarter of staleMs beyond it. */
@@ -34,6 +37,8 @@ export interface PoolOptions {
  * claims nothing new, lets in-flight batches finish for shutdownGraceMs, then
  * gives back what did not finish.
  */
+const GPU_STATE_EVERY_MS = 1000
+
 export class WorkerPool {
   state: PoolState = 'created'
   readonly stats: LoopStats = newLoopStats()
@@ -47,7 +52,7 @@ export class WorkerPool {
   private loops: Promise<void> = Promise.resolve()
   private stopping: Promise<void> | null = null
   queue: ClaimQueue | null = null
-  gpuLimit: ReturnType<typeof pLimit> | null = null
+  gpuCap: GpuCap | null = null
 
   constructor(opts: PoolOptions) {
     this.opts = opts
@@ -57,6 +62,8 @@ export class WorkerPool {
   async start(): Promise<void> {
     if (this.state !== 'created') throw new Error(`pool cannot start from state ${this.state}`)
     const { settings, log } = this.opts
+    // Every loop waits on these two signals (and the AbortSignal.any of each batch): not a leak.
+    setMaxListeners(settings.workers * 4 + 10, this.stopController.signal, this.hardController.signal)
     await ensureLayout(this.layout)
     const entityMap = new EntityMap(loadDictionary(settings.entitiesPath))
     const recognizer = createRecognizer(settings)
@@ -82,17 +89,25 @@ export class WorkerPool {
     })
     await janitor.start()
     this.releasers.push('janitor', () => janitor.stop())
-    this.gpuLimit = pLimit(settings.gpuConcurrency)
+    const gpuCap = new GpuCap({ max: settings.gpuConcurrency })
+    this.gpuCap = gpuCap
+    // state/gpu.json: the cap's current limit and calls in flight, for `status`.
+    const gpuTimer = setInterval(() => {
+      const state = { host: hostname(), pid: process.pid, at: new Date().toISOString(), ...gpuCap.snapshot() }
+      writeFileAtomic(gpuStateFile(this.layout), `${JSON.stringify(state)}\n`).catch(() => {})
+    }, GPU_STATE_EVERY_MS)
+    gpuTimer.unref()
+    this.releasers.push('gpu-state', () => clearInterval(gpuTimer))
 
     const deps: PipelineDeps = {
       layout: this.layout,
       recognizer,
-      gpuLimit: this.gpuLimit,
+      gpuCap: this.gpuCap,
       entityMap,
       sink,
       log: log.child({ component: 'pipeline' }),
-      docsPerCall: 16,
-      recognizeAttempts: 3,
+      docsPerCall: settings.nerDocsPerCall,
+      recognizeAttempts: settings.nerAttempts,
     }
     const ctx: LoopContext = {
       deps,
