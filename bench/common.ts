@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -25,6 +25,33 @@ export function runCli(args: string[], env: Record<string, string> = {}): number
   })
   if (r.status !== 0) throw new Error(`leftright ${args.join(' ')} exited ${r.status}: ${r.stderr}`)
   return (performance.now() - started) / 1000
+}
+
+/** runCli without blocking the event loop (for contenders served from this process, like the mock GPU). */
+export function runCliAsync(args: string[], env: Record<string, string> = {}): Promise<number> {
+  const started = performance.now()
+  const child = spawn(process.execPath, [cli, ...args], {
+    env: {
+      ...process.env,
+      LR_LOG_FORMAT: 'json',
+      LR_LOG_LEVEL: 'warn',
+      LR_HTTP: 'off',
+      LR_SAMPLE: 'off',
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (c: string) => {
+    stderr += c
+  })
+  return new Promise((resolve, reject) =>
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve((performance.now() - started) / 1000)
+        : reject(new Error(`leftright ${args.join(' ')} exited ${code}: ${stderr}`)),
+    ),
+  )
 }
 
 /** The shipped sample, repeated with fresh doc_ids until `n` documents. */

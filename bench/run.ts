@@ -6,8 +6,10 @@
  *   sink      100k results into MariaDB: the pool vs row-by-row autocommit vs LOAD DATA
  *   prefetch  broker -> left/: the prefetcher vs a bare kafkajs consume
  *   dispatch  ms per page at the start and end of a 1M-row source_data
+ *   gpu       the mock GPU service at capacity: cap = C, cap = 4C (adaptive), the original client
  */
 import { dispatchScenario } from './dispatch.js'
+import { gpuScenario } from './gpu.js'
 import { poolScenario } from './pool.js'
 import { prefetchScenario } from './prefetch.js'
 import { sinkScenario } from './sink.js'
@@ -17,6 +19,7 @@ const scenarios: Record<string, () => Promise<void>> = {
   sink: sinkScenario,
   prefetch: prefetchScenario,
   dispatch: dispatchScenario,
+  gpu: gpuScenario,
 }
 
 const name = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 'pool'

@@ -1,0 +1,119 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import path from 'node:path'
+import { type MockGpu, startMockGpu } from '../scripts/mock-gpu.js'
+import { quick, runCli, runCliAsync, sampleDocs, table, writeSampleJsonl } from './common.js'
+
+const CAPACITY = 4
+const CALL_MS = 20
+
+interface Row {
+  name: string
+  seconds: number
+  docsOk: number
+  calls: number
+  rejected: number
+  busyMs: number
+}
+
+/**
+ * GPU-bound: the mock service serves CAPACITY calls at once, CALL_MS each, and
+ * resets connections over capacity. The limit is CAPACITY / CALL_MS calls per
+ * second; the share of it used is the service's busy slot-time over
+ * CAPACITY x the run's wall time. Contenders: the pool with cap = C, the pool
+ * with cap = 4C (adaptive), and the original scripts' client (6 independent
+ * callers, one document per call, no cap, failures dropped).
+ */
+export async function gpuScenario(): Promise<void> {
+  const docs = quick ? 4000 : 20_000
+  const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-gpu-'))
+  const gpu = await startMockGpu({ capacity: CAPACITY, callMs: CALL_MS, over: 'reset' })
+  const rows: Row[] = []
+  try {
+    const input = writeSampleJsonl(work, docs)
+    for (const cap of [CAPACITY, 4 * CAPACITY]) {
+      const dataDir = path.join(work, `cap-${cap}`)
+      runCli(['enqueue', input, '--data-dir', dataDir])
+      gpu.resetStats()
+      const seconds = await runCliAsync(['start', '--once', '--data-dir', dataDir], {
+        LR_NER_URL: gpu.url,
+        LR_GPU_CONCURRENCY: String(cap),
+      })
+      const s = gpu.stats()
+      rows.push({
+        name: `pool, cap ${cap} (${cap === CAPACITY ? 'C' : '4C, adaptive'})`,
+        seconds,
+        docsOk: countResults(dataDir),
+        calls: s.calls,
+        rejected: s.rejected,
+        busyMs: s.busyMs,
+      })
+    }
+    gpu.resetStats()
+    rows.push(await originalClient(gpu, docs))
+  } finally {
+    await gpu.close()
+    rmSync(work, { recursive: true, force: true })
+  }
+  console.log(
+    `gpu: ${docs} documents, mock service capacity C=${CAPACITY}, ${CALL_MS} ms per call (limit ${(CAPACITY * 1000) / CALL_MS} calls/s), resets over capacity; pool: 4 workers, batch 100, 16 docs per call; ${cpus().length} cores`,
+  )
+  console.log(
+    table(
+      ['client', 'docs/s', 'service busy (% of limit)', 'calls', 'rejected calls', 'documents lost'],
+      rows.map((r) => [
+        r.name,
+        (r.docsOk / r.seconds).toFixed(0),
+        `${((100 * r.busyMs) / (CAPACITY * r.seconds * 1000)).toFixed(1)}%`,
+        r.calls + r.rejected,
+        `${r.rejected} (${((100 * r.rejected) / (r.calls + r.rejected)).toFixed(1)}%)`,
+        docs - r.docsOk,
+      ]),
+    ),
+  )
+  console.log(
+    '(pool: wall time of `start --once`, process start-up included; busy = the service slot-time of the calls it accepted.)',
+  )
+}
+
+function countResults(dataDir: string): number {
+  const dir = path.join(dataDir, 'results')
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .reduce((n, f) => n + readFileSync(path.join(dir, f), 'utf8').trim().split('\n').length, 0)
+}
+
+/** What the original scripts did: 6 worker processes, each posting one document at a time; a failure is dropped. */
+async function originalClient(gpu: MockGpu, n: number): Promise<Row> {
+  const queue = sampleDocs(n)
+  let ok = 0
+  const started = performance.now()
+  const caller = async () => {
+    for (let doc = queue.pop(); doc; doc = queue.pop()) {
+      try {
+        const res = await fetch(gpu.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ data_list: [doc] }),
+        })
+        if (res.status === 200) {
+          await res.json()
+          ok++
+        } else await res.text()
+      } catch {
+        // `except: pass`
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: 6 }, caller))
+  const seconds = (performance.now() - started) / 1000
+  const s = gpu.stats()
+  return {
+    name: 'original: 6 callers, 1 doc per call, no cap',
+    seconds,
+    docsOk: ok,
+    calls: s.calls,
+    rejected: s.rejected,
+    busyMs: s.busyMs,
+  }
+}
