@@ -8,18 +8,21 @@ export const root = path.resolve(path.dirname(new URL(import.meta.url).pathname)
 export const cli = path.join(root, 'bin', 'leftright.js')
 export const quick = process.argv.includes('--quick')
 
+/** Quiet JSON logs, no status server, no sample seeding. */
+const cliEnv = (env: Record<string, string>): NodeJS.ProcessEnv => ({
+  ...process.env,
+  LR_LOG_FORMAT: 'json',
+  LR_LOG_LEVEL: 'warn',
+  LR_HTTP: 'off',
+  LR_SAMPLE: 'off',
+  ...env,
+})
+
 /** Run the real CLI to completion; returns its wall time in seconds. */
 export function runCli(args: string[], env: Record<string, string> = {}): number {
   const started = performance.now()
   const r = spawnSync(process.execPath, [cli, ...args], {
-    env: {
-      ...process.env,
-      LR_LOG_FORMAT: 'json',
-      LR_LOG_LEVEL: 'warn',
-      LR_HTTP: 'off',
-      LR_SAMPLE: 'off',
-      ...env,
-    },
+    env: cliEnv(env),
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
   })
