@@ -34,14 +34,7 @@ export function runCli(args: string[], env: Record<string, string> = {}): number
 export function runCliAsync(args: string[], env: Record<string, string> = {}): Promise<number> {
   const started = performance.now()
   const child = spawn(process.execPath, [cli, ...args], {
-    env: {
-      ...process.env,
-      LR_LOG_FORMAT: 'json',
-      LR_LOG_LEVEL: 'warn',
-      LR_HTTP: 'off',
-      LR_SAMPLE: 'off',
-      ...env,
-    },
+    env: cliEnv(env),
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   let stderr = ''

@@ -1,21 +1,14 @@
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import type { Pool } from 'mysql2/promise'
 import { loadSettings } from '../src/config.js'
 import { createMysqlPool, createTables } from '../src/sink/mysql.js'
 import { runCli, tempDir } from './helpers.js'
-import { freshDatabase, freshTopic, kafkaClient, startKafka } from './services.js'
+import { freshDatabase, freshTopic, kafkaClient, kafkaForFile } from './services.js'
 
-let broker = ''
-const teardown: (() => void)[] = []
-before(async () => {
-  broker = await startKafka({ after: (fn) => teardown.push(fn) })
-})
-after(() => {
-  for (const fn of teardown) fn()
-})
+const kafka = kafkaForFile()
 
 /** 100,000 source rows; every row whose id is divisible by 10 with remainder < 3 already has a result (30%). */
 async function seed(url: string, pool: Pool): Promise<Set<string>> {
@@ -47,7 +40,7 @@ async function consumeAll(
   topic: string,
   expected: number,
 ): Promise<string[]> {
-  const client = kafkaClient(t, broker)
+  const client = kafkaClient(t, kafka.broker)
   const consumer = await client.consumer(`verify-${topic}`, topic, { maxWaitMs: 200 })
   const ids: string[] = []
   const end = await client.endOffsets(topic)
@@ -72,7 +65,7 @@ test('dispatch over 100,000 rows with 30% processed sends exactly the 70,000 mis
   const dir = tempDir(t)
   const env = {
     LR_MYSQL_URL: db.url,
-    LR_KAFKA_BROKERS: broker,
+    LR_KAFKA_BROKERS: kafka.broker,
     LR_KAFKA_TOPIC: topic,
     LR_DISPATCH_PAGE_SIZE: '500',
   }

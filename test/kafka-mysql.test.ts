@@ -1,26 +1,19 @@
 import assert from 'node:assert/strict'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import type { RowDataPacket } from 'mysql2/promise'
 import { type CliRun, readMarkers, runCli, tempDir } from './helpers.js'
-import { freshDatabase, freshTopic, kafkaClient, produce, startKafka, TcpProxy } from './services.js'
+import { freshDatabase, freshTopic, kafkaClient, kafkaForFile, produce, TcpProxy } from './services.js'
 
-let broker = ''
-const teardown: (() => void)[] = []
-before(async () => {
-  broker = await startKafka({ after: (fn) => teardown.push(fn) })
-})
-after(() => {
-  for (const fn of teardown) fn()
-})
+const kafka = kafkaForFile()
 
 const docValue = (i: number, prefix = 'doc') =>
   JSON.stringify({ doc_id: `${prefix}-${i}`, text: `Jack Ma met Tim Cook in Beijing (${i}).` })
 
 function kafkaEnv(topic: string, url: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    LR_KAFKA_BROKERS: broker,
+    LR_KAFKA_BROKERS: kafka.broker,
     LR_KAFKA_TOPIC: topic,
     LR_KAFKA_GROUP: `g-${topic}`,
     LR_MYSQL_URL: url,
@@ -54,7 +47,7 @@ test('5,000 messages with 20 invalid: start --once stores 4,980 rows once each a
     } else values.push(docValue(i))
   }
   assert.equal(values.filter((v) => !v.startsWith('{"doc_id":"doc-')).length, 20)
-  await produce(kafkaClient(t, broker), topic, values)
+  await produce(kafkaClient(t, kafka.broker), topic, values)
   const dir = tempDir(t)
   const run = runCli(
     t,
@@ -81,7 +74,7 @@ test('two processes in one group, separate data dirs: every doc_id once, both to
   const db = await freshDatabase(t, 'ktwo')
   const topic = freshTopic()
   await produce(
-    kafkaClient(t, broker),
+    kafkaClient(t, kafka.broker),
     topic,
     Array.from({ length: 10_000 }, (_, i) => docValue(i)),
   )
@@ -108,7 +101,7 @@ test('kill -9 during prefetch, then restart: no doc_id missing, none duplicated'
   const db = await freshDatabase(t, 'kkill')
   const topic = freshTopic()
   await produce(
-    kafkaClient(t, broker),
+    kafkaClient(t, kafka.broker),
     topic,
     Array.from({ length: 6000 }, (_, i) => docValue(i)),
   )
@@ -182,7 +175,7 @@ test('backpressure: prefetch pauses at the left/ limit and under LR_MIN_FREE_DIS
   const db = await freshDatabase(t, 'kpause')
   const topic = freshTopic()
   await produce(
-    kafkaClient(t, broker),
+    kafkaClient(t, kafka.broker),
     topic,
     Array.from({ length: 2000 }, (_, i) => docValue(i)),
   )

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import net from 'node:net'
-import type { TestContext } from 'node:test'
+import { after, before, type TestContext } from 'node:test'
 import mysql, { type Pool } from 'mysql2/promise'
 import pino from 'pino'
 import { createKafkaClient, type KafkaClient } from '../src/kafka/client.js'
@@ -32,6 +32,23 @@ export async function startKafka(t: { after(fn: () => void): void }): Promise<st
     child.on('error', reject)
     child.on('exit', (code) => reject(new Error(`kcat exited ${code}: ${err.slice(-500)}`)))
   })
+}
+
+/** One kcat broker for a whole test file: started before its tests, killed after them. */
+export function kafkaForFile(): { readonly broker: string } {
+  let broker = ''
+  const teardown: (() => void)[] = []
+  before(async () => {
+    broker = await startKafka({ after: (fn) => teardown.push(fn) })
+  })
+  after(() => {
+    for (const fn of teardown) fn()
+  })
+  return {
+    get broker() {
+      return broker
+    },
+  }
 }
 
 export function freshTopic(prefix = 't'): string {
