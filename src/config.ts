@@ -60,6 +60,12 @@ export interface Settings {
   mysqlResultsTable: string
   mysqlFailuresTable: string
   mysqlSourceTable: string
+  /** Reference data for mapping: `auto` (the MySQL table when LR_MYSQL_URL is set, else the TSV), `tsv` or `mysql`. */
+  mapping: 'auto' | 'tsv' | 'mysql'
+  /** surface -> canonical id table; created (and filled from LR_ENTITIES) when missing. */
+  mysqlDictTable: string
+  /** Surfaces the mapping stage remembers between batches. */
+  mapCacheEntries: number
   /** Rows per dispatch page (keyset paging inside id bricks). */
   dispatchPageSize: number
   /** Width of a dispatch id brick; the checkpoint records progress inside it. */
@@ -104,6 +110,9 @@ export const defaults: Settings = {
   mysqlResultsTable: 'doc_ent_map',
   mysqlFailuresTable: 'doc_failures',
   mysqlSourceTable: 'source_data',
+  mapping: 'auto',
+  mysqlDictTable: 'entity_dict',
+  mapCacheEntries: 100_000,
   dispatchPageSize: 1000,
   dispatchBrickSize: 10_000,
 }
@@ -332,6 +341,24 @@ const specs: Spec<keyof Settings>[] = [
   { key: 'mysqlResultsTable', env: 'LR_MYSQL_RESULTS_TABLE', flag: 'mysql-results-table', ...tableName },
   { key: 'mysqlFailuresTable', env: 'LR_MYSQL_FAILURES_TABLE', flag: 'mysql-failures-table', ...tableName },
   { key: 'mysqlSourceTable', env: 'LR_MYSQL_SOURCE_TABLE', flag: 'mysql-source-table', ...tableName },
+  { key: 'mysqlDictTable', env: 'LR_MYSQL_DICT_TABLE', flag: 'mysql-dict-table', ...tableName },
+  {
+    key: 'mapping',
+    env: 'LR_MAPPING',
+    flag: 'mapping',
+    expected: 'auto, tsv or mysql',
+    parse: (raw) => {
+      const v = raw.trim()
+      return v === 'auto' || v === 'tsv' || v === 'mysql' ? v : undefined
+    },
+  },
+  {
+    key: 'mapCacheEntries',
+    env: 'LR_MAP_CACHE_ENTRIES',
+    flag: 'map-cache-entries',
+    expected: 'an integer from 1 to 10000000',
+    parse: int(1, 10_000_000),
+  },
   {
     key: 'dispatchPageSize',
     env: 'LR_DISPATCH_PAGE_SIZE',
@@ -426,6 +453,9 @@ export function loadSettings(
   if (settings.nerUrl && settings.recognizer === 'builtin') settings.recognizer = 'http'
   if (settings.recognizer === 'http' && !settings.nerUrl) {
     throw configError('LR_RECOGNIZER=http needs LR_NER_URL (the entity service URL)')
+  }
+  if (settings.mapping === 'mysql' && !settings.mysqlUrl) {
+    throw configError('LR_MAPPING=mysql needs LR_MYSQL_URL (the database holding the entity dictionary)')
   }
   settings.dataDir = path.resolve(cwd, settings.dataDir)
   settings.entitiesPath = path.resolve(cwd, settings.entitiesPath)

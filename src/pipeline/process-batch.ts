@@ -5,9 +5,10 @@ import type { DocFailure, Sink } from '../sink/types.js'
 import { type Doc, readBatchFile } from '../spool/batch-file.js'
 import { type Layout, leftFile } from '../spool/layout.js'
 import { writeDead } from '../spool/set-aside.js'
-import type { EntityMap } from './dictionary.js'
+import { normalizeSurface } from './dictionary.js'
 import type { GpuCap } from './gpu-cap.js'
 import type { RecognizeErrorContext } from './http-recognizer.js'
+import type { Mapper } from './mapper.js'
 import { loadMilestone, saveMilestone } from './milestone.js'
 import type { DocResult, Recognized, Recognizer } from './types.js'
 
@@ -16,7 +17,8 @@ export interface PipelineDeps {
   recognizer: Recognizer
   /** The process-wide adaptive cap on recognition calls in flight (at most LR_GPU_CONCURRENCY). */
   gpuCap: GpuCap
-  entityMap: EntityMap
+  /** Reference data for the mapping stage (one lookup per batch). */
+  mapper: Mapper
   sink: Sink
   log: Logger
   /** Documents sent per recognition call. */
@@ -131,6 +133,13 @@ export async function processBatch(
     await saveMilestone(layout, id, deps.recognizer.kind, [...recognized.values()])
   }
 
+  // Map: one lookup for every surface of the batch (retried like the sink: it may be the same database).
+  const surfaces = new Set<string>()
+  for (const r of recognized.values()) for (const e of r.entities) surfaces.add(e.text)
+  let ids = new Map<string, string | null>()
+  await withSinkRetry(deps, id, signal, async () => {
+    ids = await deps.mapper.lookupMany(surfaces)
+  })
   const results: DocResult[] = []
   for (const doc of batch.docs) {
     const r = recognized.get(doc.doc_id)
@@ -139,7 +148,11 @@ export async function processBatch(
       doc_id: doc.doc_id,
       batch_id: id,
       entities: r.entities,
-      mapped: r.entities.map((e) => ({ text: e.text, type: e.type, id: deps.entityMap.lookup(e.text) })),
+      mapped: r.entities.map((e) => ({
+        text: e.text,
+        type: e.type,
+        id: ids.get(normalizeSurface(e.text)) ?? null,
+      })),
     })
   }
 

@@ -8,8 +8,8 @@ import { Janitor } from '../janitor/janitor.js'
 import { Releasers } from '../lifecycle/releasers.js'
 import { sleep } from '../lifecycle/sleep.js'
 import type { Logger } from '../log.js'
-import { EntityMap, loadDictionary } from '../pipeline/dictionary.js'
 import { GpuCap } from '../pipeline/gpu-cap.js'
+import { createMapper } from '../pipeline/mapper.js'
 import type { PipelineDeps } from '../pipeline/process-batch.js'
 import { createRecognizer } from '../pipeline/recognizer.js'
 import { createSink } from '../sink/create.js'
@@ -65,12 +65,15 @@ export class WorkerPool {
     // Every loop waits on these two signals (and the AbortSignal.any of each batch): not a leak.
     setMaxListeners(settings.workers * 4 + 10, this.stopController.signal, this.hardController.signal)
     await ensureLayout(this.layout)
-    const entityMap = new EntityMap(loadDictionary(settings.entitiesPath))
     const recognizer = createRecognizer(settings)
     this.releasers.push('recognizer', () => recognizer.close())
     const sink = createSink(settings, this.layout, log.child({ component: 'sink' }))
     await sink.init()
     this.releasers.push('sink', () => sink.close())
+    // After the sink: its init waits for MySQL to come up.
+    const mapper = createMapper(settings, log.child({ component: 'mapper' }))
+    await mapper.init()
+    this.releasers.push('mapper', () => mapper.close())
     const queue = new ClaimQueue({
       layout: this.layout,
       log: log.child({ component: 'claim' }),
@@ -103,7 +106,7 @@ export class WorkerPool {
       layout: this.layout,
       recognizer,
       gpuCap: this.gpuCap,
-      entityMap,
+      mapper,
       sink,
       log: log.child({ component: 'pipeline' }),
       docsPerCall: settings.nerDocsPerCall,
@@ -131,6 +134,7 @@ export class WorkerPool {
         gpuConcurrency: settings.gpuConcurrency,
         recognizer: recognizer.kind,
         sink: sink.kind,
+        mapping: mapper.kind,
       },
       'workers started',
     )
