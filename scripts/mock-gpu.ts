@@ -32,6 +32,8 @@ export interface MockGpuOptions {
   /** A call with more documents than this answers 413 {"detail": "batch too large"}. 0 = no limit. */
   maxDocsPerCall: number
   entitiesPath: string
+  /** Programmatic use only: told the doc_ids of each call it accepts (tests use it to act mid-call). */
+  onCall?: (docIds: string[]) => void
 }
 
 export interface MockGpuStats {
@@ -185,6 +187,7 @@ export async function startMockGpu(partial: Partial<MockGpuOptions> = {}): Promi
     }
     inFlight++
     stats.calls++
+    o.onCall?.(docs.map((d) => d.doc_id))
     stats.maxInFlight = Math.max(stats.maxInFlight, inFlight)
     const began = performance.now()
     const release = () => {

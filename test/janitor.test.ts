@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
 import type { RowDataPacket } from 'mysql2/promise'
 import pino from 'pino'
+import lockfile from 'proper-lockfile'
 import type { Marker } from '../src/claim/marker.js'
 import { Janitor } from '../src/janitor/janitor.js'
 import { encodeBatch } from '../src/spool/batch-file.js'
@@ -59,6 +60,41 @@ test('a claim whose owner pid is gone on this host is put back at once', async (
   assert.equal(existsSync(markerFile(layout, alive)), true, 'live owner, fresh heartbeat: kept')
   assert.equal(existsSync(markerFile(layout, otherHost)), true, 'another host: judged by heartbeat only')
   assert.equal(existsSync(leftFile(layout, dead)), true, 'the batch stays in left/ to be claimed again')
+})
+
+test('a janitor lock left by a dead process is taken over at once, not after the lock goes stale', async (t) => {
+  const { layout, janitor } = await janitorFor(t)
+  // The lock as a janitor that was killed -9 a moment ago leaves it: fresh, owned by a dead pid.
+  mkdirSync(path.join(layout.state, 'janitor'), { recursive: true })
+  await lockfile.lock(path.join(layout.state, 'janitor'), {
+    stale: 30_000,
+    retries: 0,
+    onCompromised: () => {},
+  })
+  writeFileSync(
+    path.join(layout.state, 'janitor.owner'),
+    JSON.stringify({ host: hostname(), pid: deadPid() }),
+  )
+  const id = claimed(layout, deadPid())
+  await janitor.start()
+  t.after(() => janitor.stop())
+  assert.equal(existsSync(markerFile(layout, id)), false, 'the first sweep ran and put the claim back')
+})
+
+test('a live janitor keeps its lock: a second one does not sweep', async (t) => {
+  const { layout, janitor } = await janitorFor(t)
+  await janitor.start()
+  t.after(() => janitor.stop())
+  const second = new Janitor({
+    layout,
+    log: pino({ level: 'silent' }),
+    staleMs: STALE_MS,
+    everyMs: 3_600_000,
+  })
+  const id = claimed(layout, deadPid())
+  await second.start()
+  t.after(() => second.stop())
+  assert.equal(existsSync(markerFile(layout, id)), true, 'the second janitor waits for the lock')
 })
 
 test('a live owner with a heartbeat older than LR_STALE_MS is put back (backdated mtime)', async (t) => {

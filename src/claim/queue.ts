@@ -36,6 +36,8 @@ export class ClaimQueue {
   private stopped = false
   private timer: NodeJS.Timeout | null = null
   private refreshing: Promise<void> | null = null
+  private rescanAfter: Promise<void> | null = null
+  private wakeups = 0
   private lastRefreshAt = 0
   /** Snapshot from the last rescan, for status and `--once`. */
   lastScan = { left: 0, pending: 0, at: 0 }
@@ -107,13 +109,24 @@ export class ClaimQueue {
 
   /** Wake waiting loops (a batch finished or was put back: drained-ness may have changed). */
   wake(): void {
+    this.wakeups++
     for (const w of this.waiters) w()
     this.waiters.clear()
   }
 
-  /** Rescan left/ and right/. Concurrent callers share one scan. */
+  /**
+   * Rescan left/ and right/. Callers that arrive while a scan runs share one
+   * follow-up scan (the running one may have read the folders before their change).
+   */
   refresh(): Promise<void> {
-    this.refreshing ??= this.scan().finally(() => {
+    if (this.refreshing) {
+      this.rescanAfter ??= this.refreshing.then(() => {
+        this.rescanAfter = null
+        return this.refresh()
+      })
+      return this.rescanAfter
+    }
+    this.refreshing = this.scan().finally(() => {
       this.refreshing = null
     })
     return this.refreshing
@@ -187,6 +200,8 @@ export class ClaimQueue {
    */
   async next(worker: string, signal: AbortSignal, untilDrained = false): Promise<Claim | null> {
     while (!signal.aborted) {
+      // A wake() that lands while this loop looks (before it waits) must not be lost.
+      const seen = this.wakeups
       const claim = await this.claimOne(worker)
       if (claim) return claim
       if (Date.now() - this.lastRefreshAt > 50) {
@@ -195,7 +210,7 @@ export class ClaimQueue {
         if (again) return again
       }
       if (untilDrained && this.deferred.size === 0 && (await this.isDrained())) return null
-      await this.waitForWork(signal)
+      if (this.wakeups === seen) await this.waitForWork(signal)
     }
     return null
   }

@@ -1,12 +1,22 @@
-import { mkdir, readdir, unlink } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, unlink } from 'node:fs/promises'
+import { hostname } from 'node:os'
 import path from 'node:path'
 import lockfile from 'proper-lockfile'
 import { readMarker } from '../claim/marker.js'
 import { describeError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { deleteMilestone } from '../pipeline/milestone.js'
+import { writeFileAtomic } from '../spool/atomic.js'
 import { classifyLeftName, type Layout, leftFile } from '../spool/layout.js'
-import { judgeClaim, markerMtimeMs, putBack } from './stale-claims.js'
+import { judgeClaim, markerMtimeMs, pidAlive, putBack } from './stale-claims.js'
+
+async function readOwner(file: string): Promise<{ host: string; pid: number } | null> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as { host: string; pid: number }
+  } catch {
+    return null
+  }
+}
 
 export interface JanitorOptions {
   layout: Layout
@@ -67,6 +77,15 @@ export class Janitor {
     if (this.release) return true
     const dir = path.join(this.opts.layout.state, 'janitor')
     await mkdir(dir, { recursive: true })
+    const ownerFile = path.join(this.opts.layout.state, 'janitor.owner')
+    // proper-lockfile judges a lock by its age alone (30 s); a janitor that died on this host is known at once.
+    if (await lockfile.check(dir, { stale: 30_000 }).catch(() => false)) {
+      const owner = await readOwner(ownerFile)
+      if (owner && owner.host === hostname() && owner.pid !== process.pid && !pidAlive(owner.pid)) {
+        this.opts.log.info({ pid: owner.pid }, 'janitor lock held by a dead process; taking it over')
+        await rm(`${dir}.lock`, { recursive: true, force: true })
+      }
+    }
     try {
       this.release = await lockfile.lock(dir, {
         stale: 30_000,
@@ -77,6 +96,7 @@ export class Janitor {
           this.release = null
         },
       })
+      await writeFileAtomic(ownerFile, `${JSON.stringify({ host: hostname(), pid: process.pid })}\n`)
       this.opts.log.debug('janitor lock taken')
       return true
     } catch {
