@@ -49,6 +49,8 @@ export interface MockGpuStats {
   /** Sum of the service time of accepted calls (slot-milliseconds). */
   busyMs: number
   elapsedMs: number
+  /** From the first accepted call to the end of the last one: the window the service was in use. */
+  activeMs: number
   /** doc_id -> times it was served successfully. */
   servedByDoc: Record<string, number>
 }
@@ -105,6 +107,7 @@ export async function startMockGpu(partial: Partial<MockGpuOptions> = {}): Promi
   let stats = fresh()
   let startedAt = Date.now()
   let inFlight = 0
+  let firstCallAt: number | undefined
   const queued: (() => void)[] = []
   const hung = new Set<http.ServerResponse>()
 
@@ -121,6 +124,7 @@ export async function startMockGpu(partial: Partial<MockGpuOptions> = {}): Promi
       maxInFlight: 0,
       busyMs: 0,
       elapsedMs: 0,
+      activeMs: 0,
       servedByDoc: {},
     }
   }
@@ -146,6 +150,7 @@ export async function startMockGpu(partial: Partial<MockGpuOptions> = {}): Promi
     }
     if (req.method === 'POST' && req.url === '/stats/reset') {
       stats = fresh()
+      firstCallAt = undefined
       startedAt = Date.now()
       return send(res, 200, { ok: true })
     }
@@ -190,9 +195,12 @@ export async function startMockGpu(partial: Partial<MockGpuOptions> = {}): Promi
     o.onCall?.(docs.map((d) => d.doc_id))
     stats.maxInFlight = Math.max(stats.maxInFlight, inFlight)
     const began = performance.now()
+    firstCallAt ??= began
     const release = () => {
       inFlight--
-      stats.busyMs += performance.now() - began
+      const end = performance.now()
+      stats.busyMs += end - began
+      stats.activeMs = end - (firstCallAt ?? began)
       queued.shift()?.()
     }
     if (o.maxDocsPerCall > 0 && docs.length > o.maxDocsPerCall) {
@@ -261,6 +269,7 @@ export async function startMockGpu(partial: Partial<MockGpuOptions> = {}): Promi
     stats: () => ({ ...stats, inFlight, elapsedMs: Date.now() - startedAt }),
     resetStats: () => {
       stats = fresh()
+      firstCallAt = undefined
       startedAt = Date.now()
     },
     close: async () => {
