@@ -11,6 +11,7 @@ export const ErrorCodes = {
   recognize: 'LR_RECOGNIZE',
   sink: 'LR_SINK',
   aborted: 'LR_ABORTED',
+  handoff: 'LR_HANDOFF',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]

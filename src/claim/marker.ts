@@ -24,6 +24,9 @@ export interface Marker {
   docs?: number
   ok?: number
   failed?: number
+  /** handed-off: where the batch was sent, and when the copy was verified and removed here. */
+  to?: string
+  handedOffAt?: string
 }
 
 export interface DoneCounts {

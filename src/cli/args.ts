@@ -13,6 +13,9 @@ const commandFlags = {
   'to-left': { type: 'boolean' },
   json: { type: 'boolean' },
   watch: { type: 'boolean' },
+  to: { type: 'string' },
+  count: { type: 'string' },
+  bwlimit: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -40,6 +43,8 @@ commands:
   prefetch [--once]     Kafka -> left/ alone (needs LR_KAFKA_BROKERS)
   dispatch [--to-left]  MySQL source rows without a result -> Kafka (or left/), resumable
   janitor [--once]      put back stale claims (also runs inside start and work)
+  handoff --to DEST --count N [--bwlimit KiB/s]
+                        move N unclaimed batches to another box's left/ (a folder or host:path/left/) with rsync
   status [--json] [--watch]
                         counts of batches and documents by state
 

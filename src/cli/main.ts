@@ -2,11 +2,12 @@ import { ErrorCodes, isLrError } from '../errors.js'
 import { parseCli, usage } from './args.js'
 import { runDispatch } from './dispatch.js'
 import { runEnqueue } from './enqueue.js'
+import { runHandoff } from './handoff.js'
 import { runJanitor } from './janitor.js'
 import { runStart } from './start.js'
 import { runStatus } from './status.js'
 
-const notBuilt = new Set(['handoff', 'doctor'])
+const notBuilt = new Set(['doctor'])
 
 async function main(argv: string[]): Promise<number> {
   const args = parseCli(argv)
@@ -25,6 +26,8 @@ async function main(argv: string[]): Promise<number> {
       return runDispatch(args)
     case 'janitor':
       return runJanitor(args)
+    case 'handoff':
+      return runHandoff(args)
     case 'enqueue':
       return runEnqueue(args)
     case 'status':
