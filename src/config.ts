@@ -66,6 +66,10 @@ export interface Settings {
   mysqlDictTable: string
   /** Surfaces the mapping stage remembers between batches. */
   mapCacheEntries: number
+  /** Done batch files are moved to archive/ and kept this many days (0: deleted at once). */
+  archiveDays: number
+  /** Done markers whose batch finished longer ago than this are compacted into state/ledger/. */
+  ledgerAfterMs: number
   /** Rows per dispatch page (keyset paging inside id bricks). */
   dispatchPageSize: number
   /** Width of a dispatch id brick; the checkpoint records progress inside it. */
@@ -111,6 +115,8 @@ export const defaults: Settings = {
   mysqlFailuresTable: 'doc_failures',
   mysqlSourceTable: 'source_data',
   mapping: 'auto',
+  archiveDays: 0,
+  ledgerAfterMs: 24 * 60 * MINUTE,
   mysqlDictTable: 'entity_dict',
   mapCacheEntries: 100_000,
   dispatchPageSize: 1000,
@@ -351,6 +357,20 @@ const specs: Spec<keyof Settings>[] = [
       const v = raw.trim()
       return v === 'auto' || v === 'tsv' || v === 'mysql' ? v : undefined
     },
+  },
+  {
+    key: 'archiveDays',
+    env: 'LR_ARCHIVE_DAYS',
+    flag: 'archive-days',
+    expected: 'whole days from 0 (delete done batch files) to 3650',
+    parse: int(0, 3650),
+  },
+  {
+    key: 'ledgerAfterMs',
+    env: 'LR_LEDGER_AFTER_MS',
+    flag: 'ledger-after-ms',
+    expected: 'milliseconds',
+    parse: int(0, 2 ** 40),
   },
   {
     key: 'mapCacheEntries',

@@ -96,7 +96,9 @@ export function readMarkers(dataDir: string): Map<string, Marker> {
   const out = new Map<string, Marker>()
   for (const name of readdirSync(path.join(dataDir, 'right'))) {
     if (name.startsWith('.')) continue
-    out.set(name, JSON.parse(readFileSync(path.join(dataDir, 'right', name), 'utf8')) as Marker)
+    const text = readFileSync(path.join(dataDir, 'right', name), 'utf8')
+    // Empty: created by a claimer killed before it wrote the marker. A claim all the same.
+    out.set(name, text.trim() === '' ? ({ state: 'claimed' } as Marker) : (JSON.parse(text) as Marker))
   }
   return out
 }

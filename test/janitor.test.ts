@@ -8,7 +8,8 @@ import type { RowDataPacket } from 'mysql2/promise'
 import pino from 'pino'
 import lockfile from 'proper-lockfile'
 import type { Marker } from '../src/claim/marker.js'
-import { Janitor } from '../src/janitor/janitor.js'
+import { defaults, type Settings } from '../src/config.js'
+import { Janitor, janitorOptions } from '../src/janitor/janitor.js'
 import { encodeBatch } from '../src/spool/batch-file.js'
 import { ensureLayout, type Layout, layoutOf, leftFile, markerFile, newBatchId } from '../src/spool/layout.js'
 import { makeDocs, readMarkers, runCli, tempDir, writeJsonl } from './helpers.js'
@@ -41,13 +42,16 @@ function claimed(layout: Layout, pid: number, host = hostname()): string {
 async function janitorFor(t: Parameters<typeof tempDir>[0]): Promise<{ layout: Layout; janitor: Janitor }> {
   const layout = layoutOf(tempDir(t))
   await ensureLayout(layout)
-  const janitor = new Janitor({
+  return { layout, janitor: testJanitor(layout) }
+}
+
+function testJanitor(layout: Layout, settings: Partial<Settings> = {}): Janitor {
+  const opts = janitorOptions(
+    { ...defaults, staleMs: STALE_MS, ...settings },
     layout,
-    log: pino({ level: 'silent' }),
-    staleMs: STALE_MS,
-    everyMs: 3_600_000,
-  })
-  return { layout, janitor }
+    pino({ level: 'silent' }),
+  )
+  return new Janitor({ ...opts, everyMs: 3_600_000 })
 }
 
 test('a claim whose owner pid is gone on this host is put back at once', async (t) => {
@@ -85,12 +89,7 @@ test('a live janitor keeps its lock: a second one does not sweep', async (t) => 
   const { layout, janitor } = await janitorFor(t)
   await janitor.start()
   t.after(() => janitor.stop())
-  const second = new Janitor({
-    layout,
-    log: pino({ level: 'silent' }),
-    staleMs: STALE_MS,
-    everyMs: 3_600_000,
-  })
+  const second = testJanitor(layout)
   const id = claimed(layout, deadPid())
   await second.start()
   t.after(() => second.stop())
@@ -138,21 +137,27 @@ test('a batch put back 3 times goes to bad/ with its history', async (t) => {
   assert.equal(reason.history.length, 3)
 })
 
-test('kill -9 of start at 3 moments of a 3,000-document run: every document exactly once in MySQL, nothing claimed', async (t) => {
+test('kill -9 of start at 5 random moments of a 3,000-document run: every document exactly once in MySQL, nothing claimed', async (t) => {
   const db = await freshDatabase(t, 'jkill')
   const dir = tempDir(t)
   const input = path.join(dir, 'in.jsonl')
   writeJsonl(input, makeDocs(3000))
   const enq = runCli(t, ['enqueue', input, '--data-dir', dir, '--batch-size', '50'])
   assert.equal((await enq.exited).code, 0)
-  const env = { LR_MYSQL_URL: db.url, LR_STALE_MS: '2000', LR_RECOGNIZER: 'builtin' }
-  for (let kill = 0; kill < 3; kill++) {
+  const env = { LR_MYSQL_URL: db.url, LR_STALE_MS: '2000', LR_RECOGNIZER: 'builtin', LR_WORKERS: '2' }
+  const doneAtKill: number[] = []
+  for (let kill = 0; kill < 5; kill++) {
     const run = runCli(t, ['start', '--data-dir', dir], env)
     await run.waitForLine((l) => l.includes('"batch done"'))
-    await new Promise((r) => setTimeout(r, Math.random() * 400))
+    await new Promise((r) => setTimeout(r, Math.random() * 300))
     run.child.kill('SIGKILL')
     await run.exited
+    doneAtKill.push([...readMarkers(dir).values()].filter((m) => m.state === 'done').length)
   }
+  assert.ok(
+    (doneAtKill[4] ?? 60) < 60,
+    `every kill landed mid-run (done batches at each kill: ${doneAtKill})`,
+  )
   const last = runCli(t, ['start', '--once', '--data-dir', dir], env)
   const { code } = await last.exited
   assert.equal(code, 0, last.stderr)

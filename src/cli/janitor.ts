@@ -1,9 +1,8 @@
 import { loadSettings } from '../config.js'
-import { Janitor } from '../janitor/janitor.js'
+import { Janitor, janitorOptions } from '../janitor/janitor.js'
 import { installSignals } from '../lifecycle/signals.js'
 import { createLogger } from '../log.js'
 import { ensureLayout, layoutOf } from '../spool/layout.js'
-import { janitorPeriodMs } from '../worker/pool.js'
 import type { ParsedArgs } from './args.js'
 
 /** The janitor alone: puts back stale claims until stopped (or one sweep with --once). */
@@ -12,12 +11,7 @@ export async function runJanitor(args: ParsedArgs): Promise<number> {
   const log = createLogger()
   const layout = layoutOf(settings.dataDir)
   await ensureLayout(layout)
-  const janitor = new Janitor({
-    layout,
-    log: log.child({ component: 'janitor' }),
-    staleMs: settings.staleMs,
-    everyMs: janitorPeriodMs(settings.staleMs),
-  })
+  const janitor = new Janitor(janitorOptions(settings, layout, log))
   const signals = installSignals({ log, onStop: () => janitor.stop(), onForce: () => 0 })
   await janitor.start()
   if (!args.flags.once) await signals.stopped

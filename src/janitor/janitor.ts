@@ -1,13 +1,21 @@
-import { mkdir, readdir, readFile, rm, unlink } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import path from 'node:path'
 import lockfile from 'proper-lockfile'
 import { readMarker } from '../claim/marker.js'
+import type { DiskFloor, Settings } from '../config.js'
 import { describeError } from '../errors.js'
 import type { Logger } from '../log.js'
-import { deleteMilestone } from '../pipeline/milestone.js'
 import { writeFileAtomic } from '../spool/atomic.js'
-import { classifyLeftName, type Layout, leftFile } from '../spool/layout.js'
+import { diskState } from '../spool/disk.js'
+import { classifyLeftName, type Layout } from '../spool/layout.js'
+import {
+  compactDoneMarkers,
+  pruneArchive,
+  reclaimDisk,
+  removeOrphanTemps,
+  retireBatchFile,
+} from './retention.js'
 import { judgeClaim, markerMtimeMs, pidAlive, putBack } from './stale-claims.js'
 
 async function readOwner(file: string): Promise<{ host: string; pid: number } | null> {
@@ -26,6 +34,36 @@ export interface JanitorOptions {
   everyMs: number
   /** Called after a batch was put back, so waiting workers look again. */
   onRequeue?: () => void
+  /** Keep done batch files in archive/ this long (0: delete them). */
+  archiveDays: number
+  /** Compact done markers older than this into state/ledger/. */
+  ledgerAfterMs: number
+  minFreeDisk: DiskFloor
+  /** Ledger compaction and archive pruning run at most this often (disk checks run every sweep). */
+  housekeepingEveryMs: number
+}
+
+/** Sweep often enough that a stale claim waits at most about a quarter of staleMs beyond it. */
+export function janitorPeriodMs(staleMs: number): number {
+  return Math.max(250, Math.min(5000, Math.floor(staleMs / 4)))
+}
+
+/** The janitor's options from the settings (for `start`, `work` and `janitor`). */
+export function janitorOptions(
+  settings: Settings,
+  layout: Layout,
+  log: Logger,
+): Omit<JanitorOptions, 'onRequeue'> {
+  return {
+    layout,
+    log: log.child({ component: 'janitor' }),
+    staleMs: settings.staleMs,
+    everyMs: janitorPeriodMs(settings.staleMs),
+    archiveDays: settings.archiveDays,
+    ledgerAfterMs: settings.ledgerAfterMs,
+    minFreeDisk: settings.minFreeDisk,
+    housekeepingEveryMs: 60_000,
+  }
 }
 
 /**
@@ -41,6 +79,8 @@ export class Janitor {
   private release: (() => Promise<void>) | null = null
   private sweeping: Promise<void> | null = null
   private stopped = false
+  private lastHousekeeping = 0
+  private diskLowLogged = false
 
   constructor(private readonly opts: JanitorOptions) {}
 
@@ -104,8 +144,49 @@ export class Janitor {
     }
   }
 
-  /** One pass over left/ ∩ right/. Exposed for tests. */
+  /** One pass: stale claims, done batch files, then disk and (now and then) ledger and archive. */
   async sweep(): Promise<void> {
+    await this.sweepClaims()
+    await this.reclaimIfLow()
+    if (Date.now() - this.lastHousekeeping >= this.opts.housekeepingEveryMs) {
+      this.lastHousekeeping = Date.now()
+      await this.housekeeping()
+    }
+  }
+
+  private async reclaimIfLow(): Promise<void> {
+    const { layout, log, minFreeDisk } = this.opts
+    const before = await diskState(layout.root, minFreeDisk)
+    if (!before.low) {
+      this.diskLowLogged = false
+      return
+    }
+    const freed = await reclaimDisk(layout, minFreeDisk)
+    const after = await diskState(layout.root, minFreeDisk)
+    if (!this.diskLowLogged || freed > 0) {
+      log.warn(
+        { freeBytes: after.freeBytes, freedBytes: freed, stillLow: after.low },
+        after.low
+          ? 'free disk under LR_MIN_FREE_DISK: reclaimed what is safe to delete; prefetch stays paused'
+          : 'free disk under LR_MIN_FREE_DISK: reclaimed enough',
+      )
+    }
+    this.diskLowLogged = after.low
+  }
+
+  private async housekeeping(): Promise<void> {
+    const { layout, log } = this.opts
+    const compacted = await compactDoneMarkers(layout, this.opts.ledgerAfterMs)
+    if (compacted > 0) log.info({ markers: compacted }, 'done markers compacted into state/ledger/')
+    if (this.opts.archiveDays > 0) {
+      const freed = await pruneArchive(layout, this.opts.archiveDays)
+      if (freed > 0) log.info({ freedBytes: freed }, 'archive pruned')
+    }
+    await removeOrphanTemps(layout)
+  }
+
+  /** One pass over left/ ∩ right/. */
+  private async sweepClaims(): Promise<void> {
     const { layout, log } = this.opts
     const [leftNames, rightNames] = await Promise.all([readdir(layout.left), readdir(layout.right)])
     const markers = new Set(rightNames)
@@ -115,8 +196,7 @@ export class Janitor {
       const marker = await readMarker(layout, c.id)
       if (!marker) continue
       if (marker.state === 'done') {
-        await unlink(leftFile(layout, c.id)).catch(() => {})
-        await deleteMilestone(layout, c.id)
+        await retireBatchFile(layout, c.id, this.opts.archiveDays)
         continue
       }
       // An empty marker (its creator died between create and write) is judged by age alone.

@@ -11,6 +11,8 @@ import { createTranslator } from 'short-uuid'
  *   dead/*.json            documents set aside, with the reason
  *   state/                 checkpoints and bookkeeping
  *   state/attempts/<id>.json  put-back history of a batch (janitor)
+ *   state/ledger/YYYY-MM-DD.jsonl  done markers compacted by the janitor (one JSON line per batch, with its id)
+ *   archive/<id>.msgpack   done batch files, only when LR_ARCHIVE_DAYS asks to keep them
  *   results/<id>.jsonl     file-sink output
  * Names starting with "." are in-flight writes (ours: .tmp-*, rsync's: .name.XXXXXX).
  */
@@ -26,6 +28,10 @@ export interface Layout {
   dead: string
   state: string
   attempts: string
+  /** state/ledger/YYYY-MM-DD.jsonl: done markers compacted by the janitor, one line per batch. */
+  ledger: string
+  /** Done batch files kept for LR_ARCHIVE_DAYS (when set). */
+  archive: string
   results: string
 }
 
@@ -40,6 +46,8 @@ export function layoutOf(dataDir: string): Layout {
     dead: path.join(root, 'dead'),
     state: path.join(root, 'state'),
     attempts: path.join(root, 'state', 'attempts'),
+    ledger: path.join(root, 'state', 'ledger'),
+    archive: path.join(root, 'archive'),
     results: path.join(root, 'results'),
   }
 }
@@ -53,6 +61,7 @@ export async function ensureLayout(layout: Layout): Promise<void> {
     layout.dead,
     layout.state,
     layout.attempts,
+    layout.ledger,
     layout.results,
   ]) {
     await mkdir(dir, { recursive: true })

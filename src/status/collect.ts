@@ -12,6 +12,7 @@ import {
   markerFile,
   prefetchStateFile,
 } from '../spool/layout.js'
+import { readLedgerTotals } from '../spool/ledger.js'
 
 /**
  * A snapshot of a data dir, read from the folders alone: it works whether the
@@ -23,6 +24,8 @@ export interface StatusSnapshot {
   batches: { pending: number; claimed: number; stale: number; done: number; handedOff: number; bad: number }
   docs: { pending: number; claimed: number; done: number; ok: number; failed: number; dead: number }
   oldestClaim: { batch: string; host: string; pid: number; ageMs: number } | null
+  /** Done batches whose markers the janitor compacted into state/ledger/ (included in `batches.done`). */
+  ledger: { batches: number }
   /** The Kafka prefetcher of this data dir, from state/prefetch.json; null if it never ran. */
   prefetch: {
     running: boolean
@@ -94,6 +97,7 @@ export async function collectStatus(layout: Layout, staleMs: number): Promise<St
     batches: { pending: 0, claimed: 0, stale: 0, done: 0, handedOff: 0, bad: 0 },
     docs: { pending: 0, claimed: 0, done: 0, ok: 0, failed: 0, dead: 0 },
     oldestClaim: null,
+    ledger: { batches: 0 },
     prefetch: await readPrefetchState(layout),
     gpu: await readGpuState(layout),
   }
@@ -130,6 +134,12 @@ export async function collectStatus(layout: Layout, staleMs: number): Promise<St
       }
     }
   }
+  const ledger = await readLedgerTotals(layout)
+  snap.ledger.batches = ledger.batches
+  snap.batches.done += ledger.batches
+  snap.docs.done += ledger.docs
+  snap.docs.ok += ledger.ok
+  snap.docs.failed += ledger.failed
   snap.batches.bad = badNames.filter((n) => n.endsWith(BATCH_EXT) && !n.startsWith('.')).length
   snap.docs.dead = deadNames.filter((n) => n.endsWith('.json') && !n.startsWith('.')).length
   return snap
@@ -140,7 +150,7 @@ export function formatStatus(s: StatusSnapshot): string {
   const d = s.docs
   const lines = [
     `data dir  ${s.dataDir}`,
-    `batches   pending ${b.pending}  claimed ${b.claimed} (stale ${b.stale})  done ${b.done}  handed-off ${b.handedOff}  bad ${b.bad}`,
+    `batches   pending ${b.pending}  claimed ${b.claimed} (stale ${b.stale})  done ${b.done}${s.ledger.batches ? ` (${s.ledger.batches} in the ledger)` : ''}  handed-off ${b.handedOff}  bad ${b.bad}`,
     `documents pending ${d.pending}  claimed ${d.claimed}  done ${d.done} (ok ${d.ok}, failed ${d.failed})  dead ${d.dead}`,
   ]
   if (s.oldestClaim) {

@@ -2,9 +2,9 @@ import { stat, unlink } from 'node:fs/promises'
 import type { Claim } from '../claim/marker.js'
 import type { ClaimQueue } from '../claim/queue.js'
 import { describeError, ErrorCodes, isLrError } from '../errors.js'
+import { retireBatchFile } from '../janitor/retention.js'
 import { backoffMs } from '../lifecycle/sleep.js'
 import type { Logger } from '../log.js'
-import { deleteMilestone } from '../pipeline/milestone.js'
 import { type PipelineDeps, processBatch } from '../pipeline/process-batch.js'
 import { leftFile } from '../spool/layout.js'
 import { moveBatchToBad } from '../spool/set-aside.js'
@@ -19,6 +19,8 @@ export interface LoopContext {
   hardSignal: AbortSignal
   heartbeatMs: number
   badGraceMs: number
+  /** Done batch files go to archive/ for this many days (0: deleted). */
+  archiveDays: number
   /** Return once nothing is pending or claimed (`--once`). */
   untilDrained: boolean
   /** Claims held right now, so a forced exit can give them back. */
@@ -74,8 +76,7 @@ async function handleClaim(ctx: LoopContext, claim: Claim, worker: string): Prom
     await claim.finish({ docs, ok, failed })
     ctx.held.delete(claim)
     // The results are committed and the marker says done: the batch file and milestone can go.
-    await unlink(leftFile(deps.layout, id)).catch(() => {})
-    await deleteMilestone(deps.layout, id)
+    await retireBatchFile(deps.layout, id, ctx.archiveDays)
     ctx.stats.batchesDone++
     ctx.stats.docsOk += ok
     ctx.stats.docsFailed += failed

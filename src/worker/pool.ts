@@ -4,7 +4,7 @@ import { hostname } from 'node:os'
 import type { Claim, Marker } from '../claim/marker.js'
 import { ClaimQueue } from '../claim/queue.js'
 import type { Settings } from '../config.js'
-import { Janitor } from '../janitor/janitor.js'
+import { Janitor, janitorOptions } from '../janitor/janitor.js'
 import { Releasers } from '../lifecycle/releasers.js'
 import { sleep } from '../lifecycle/sleep.js'
 import type { Logger } from '../log.js'
@@ -16,11 +16,6 @@ import { createSink } from '../sink/create.js'
 import { writeFileAtomic } from '../spool/atomic.js'
 import { ensureLayout, gpuStateFile, type Layout, layoutOf, markerFile } from '../spool/layout.js'
 import { type LoopContext, type LoopStats, newLoopStats, runLoop } from './loop.js'
-
-/** Sweep often enough that a stale claim waits at most about a quarter of staleMs beyond it. */
-export function janitorPeriodMs(staleMs: number): number {
-  return Math.max(250, Math.min(5000, Math.floor(staleMs / 4)))
-}
 
 export type PoolState = 'created' | 'running' | 'stopping' | 'stopped'
 
@@ -84,10 +79,7 @@ export class WorkerPool {
     this.queue = queue
     // The janitor puts back claims whose worker died, so this pool (and --once) never waits on them forever.
     const janitor = new Janitor({
-      layout: this.layout,
-      log: log.child({ component: 'janitor' }),
-      staleMs: settings.staleMs,
-      everyMs: janitorPeriodMs(settings.staleMs),
+      ...janitorOptions(settings, this.layout, log),
       onRequeue: () => void queue.refresh().then(() => queue.wake()),
     })
     await janitor.start()
@@ -120,6 +112,7 @@ export class WorkerPool {
       hardSignal: this.hardController.signal,
       heartbeatMs: Math.min(settings.heartbeatMs, Math.max(10, Math.floor(settings.staleMs / 4))),
       badGraceMs: settings.badGraceMs,
+      archiveDays: settings.archiveDays,
       untilDrained: this.opts.untilDrained ?? false,
       held: this.held,
       stats: this.stats,
