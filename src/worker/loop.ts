@@ -1,4 +1,4 @@
-import { stat, unlink } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import type { Claim } from '../claim/marker.js'
 import type { ClaimQueue } from '../claim/queue.js'
 import { describeError, ErrorCodes, isLrError } from '../errors.js'
