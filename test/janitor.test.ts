@@ -169,3 +169,20 @@ test('kill -9 of start at 5 random moments of a 3,000-document run: every docume
   assert.equal(markers.filter((m) => m.state === 'claimed').length, 0)
   assert.equal(markers.filter((m) => m.state === 'done').length, 60)
 })
+
+test('`janitor` alone keeps running and holds the lock; a second one says so in one line; SIGTERM stops it', async (t) => {
+  const dir = tempDir(t)
+  const first = runCli(t, ['janitor', '--data-dir', dir])
+  for (let i = 0; i < 200 && !existsSync(path.join(dir, 'state', 'janitor.lock')); i++) {
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  await new Promise((r) => setTimeout(r, 300))
+  assert.equal(first.child.exitCode, null, 'still running')
+  const second = runCli(t, ['janitor', '--once', '--data-dir', dir])
+  assert.equal((await second.exited).code, 0)
+  const lines = second.stdout.filter((l) => l.includes('another janitor holds this data dir'))
+  assert.equal(lines.length, 1)
+  first.child.kill('SIGTERM')
+  assert.equal((await first.exited).code, 0)
+  assert.equal(existsSync(path.join(dir, 'state', 'janitor.lock')), false, 'lock released on stop')
+})

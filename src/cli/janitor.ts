@@ -14,7 +14,12 @@ export async function runJanitor(args: ParsedArgs): Promise<number> {
   const janitor = new Janitor(janitorOptions(settings, layout, log))
   const signals = installSignals({ log, onStop: () => janitor.stop(), onForce: () => 0 })
   await janitor.start()
-  if (!args.flags.once) await signals.stopped
+  if (!args.flags.once) {
+    // The janitor's own timer does not hold the process open (inside `start` the workers do).
+    const keepAlive = setInterval(() => {}, 60_000)
+    await signals.stopped
+    clearInterval(keepAlive)
+  }
   await janitor.stop()
   signals.dispose()
   return 0

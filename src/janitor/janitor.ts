@@ -81,6 +81,7 @@ export class Janitor {
   private stopped = false
   private lastHousekeeping = 0
   private diskLowLogged = false
+  private waitingLogged = false
 
   constructor(private readonly opts: JanitorOptions) {}
 
@@ -140,6 +141,14 @@ export class Janitor {
       this.opts.log.debug('janitor lock taken')
       return true
     } catch {
+      if (!this.waitingLogged) {
+        this.waitingLogged = true
+        const owner = await readOwner(ownerFile)
+        this.opts.log.info(
+          { owner },
+          'another janitor holds this data dir (state/janitor.lock); this one waits and checks again',
+        )
+      }
       return false
     }
   }
