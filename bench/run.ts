@@ -7,12 +7,14 @@
  *   prefetch  broker -> left/: the prefetcher vs a bare kafkajs consume
  *   dispatch  ms per page at the start and end of a 1M-row source_data
  *   gpu       the mock GPU service at capacity: cap = C, cap = 4C (adaptive), the original client
+ *   status    `status` over 1k, 10k, 100k done batches: cold (no index) vs warm
  */
 import { dispatchScenario } from './dispatch.js'
 import { gpuScenario } from './gpu.js'
 import { poolScenario } from './pool.js'
 import { prefetchScenario } from './prefetch.js'
 import { sinkScenario } from './sink.js'
+import { statusScenario } from './status.js'
 
 const scenarios: Record<string, () => Promise<void>> = {
   pool: poolScenario,
@@ -20,6 +22,7 @@ const scenarios: Record<string, () => Promise<void>> = {
   prefetch: prefetchScenario,
   dispatch: dispatchScenario,
   gpu: gpuScenario,
+  status: statusScenario,
 }
 
 const name = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 'pool'

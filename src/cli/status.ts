@@ -8,7 +8,7 @@ export async function runStatus(args: ParsedArgs): Promise<number> {
   const settings = loadSettings(args.flags)
   const layout = layoutOf(settings.dataDir)
   const render = async (): Promise<string> => {
-    const snap = await collectStatus(layout, settings.staleMs)
+    const snap = await collectStatus(layout, { staleMs: settings.staleMs, minFreeDisk: settings.minFreeDisk })
     return args.flags.json ? JSON.stringify(snap) : formatStatus(snap)
   }
   if (!args.flags.watch) {

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs'
-import { readdir, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 import type { Marker } from '../claim/marker.js'
@@ -11,6 +11,8 @@ export type LedgerEntry = Marker & { id: string }
 
 export interface LedgerTotals {
   batches: number
+  /** Batches with at least one failed document. */
+  failedBatches: number
   docs: number
   ok: number
   failed: number
@@ -55,28 +57,23 @@ export async function appendToLedger(layout: Layout, day: string, entries: Ledge
   return fresh.length
 }
 
-/** Totals over every ledger file (streamed: the ledger can hold millions of lines). */
-export async function readLedgerTotals(layout: Layout): Promise<LedgerTotals> {
-  const totals: LedgerTotals = { batches: 0, docs: 0, ok: 0, failed: 0 }
-  let names: string[]
-  try {
-    names = (await readdir(layout.ledger)).filter((n) => DAY_FILE.test(n))
-  } catch {
-    return totals
-  }
-  for (const name of names) {
-    const lines = createInterface({ input: createReadStream(path.join(layout.ledger, name), 'utf8') })
-    for await (const line of lines) {
-      if (!line) continue
-      try {
-        const e = JSON.parse(line) as LedgerEntry
-        totals.batches++
-        totals.docs += e.docs ?? 0
-        totals.ok += e.ok ?? 0
-        totals.failed += e.failed ?? 0
-      } catch {
-        // skip a damaged line
-      }
+export const isLedgerFile = (name: string): boolean => DAY_FILE.test(name)
+
+/** Totals of one ledger file (streamed: a day can hold many lines). */
+export async function readLedgerFileTotals(file: string): Promise<LedgerTotals> {
+  const totals: LedgerTotals = { batches: 0, failedBatches: 0, docs: 0, ok: 0, failed: 0 }
+  const lines = createInterface({ input: createReadStream(file, 'utf8') })
+  for await (const line of lines) {
+    if (!line) continue
+    try {
+      const e = JSON.parse(line) as LedgerEntry
+      totals.batches++
+      totals.docs += e.docs ?? 0
+      totals.ok += e.ok ?? 0
+      totals.failed += e.failed ?? 0
+      if ((e.failed ?? 0) > 0) totals.failedBatches++
+    } catch {
+      // skip a damaged line
     }
   }
   return totals
