@@ -41,6 +41,8 @@ export interface Settings {
   minFreeDisk: DiskFloor
   /** `host:port` for /status and /metrics, or null when off. */
   http: string | null
+  /** Required on every HTTP request (Bearer token or ?token=) when set; must be set to bind beyond loopback. */
+  httpToken: string | null
   /** After SIGINT/SIGTERM, in-flight batches get this long to finish before they are released. */
   shutdownGraceMs: number
   /** Full rescan of left/ even without watch events (rsync'd or network folders miss events). */
@@ -102,6 +104,7 @@ export const defaults: Settings = {
   heartbeatMs: 5 * SECOND,
   minFreeDisk: { kind: 'percent', value: 5 },
   http: '127.0.0.1:9464',
+  httpToken: null,
   shutdownGraceMs: 15 * SECOND,
   rescanMs: 5 * SECOND,
   badGraceMs: 30 * SECOND,
@@ -266,6 +269,16 @@ const specs: Spec<keyof Settings>[] = [
     },
   },
   {
+    key: 'httpToken',
+    env: 'LR_HTTP_TOKEN',
+    flag: 'http-token',
+    expected: 'a token of 16 or more characters',
+    parse: (raw) => {
+      const v = orNull(raw)
+      return v === null || (v !== undefined && v.length >= 16) ? v : undefined
+    },
+  },
+  {
     key: 'shutdownGraceMs',
     env: 'LR_SHUTDOWN_GRACE_MS',
     flag: 'shutdown-grace-ms',
@@ -402,6 +415,11 @@ const specs: Spec<keyof Settings>[] = [
   },
 ]
 
+export function isLoopback(hostPort: string): boolean {
+  const host = hostPort.slice(0, hostPort.lastIndexOf(':'))
+  return host === 'localhost' || host === '::1' || host.startsWith('127.')
+}
+
 /** Flags every command accepts, for util.parseArgs. */
 export const settingFlags: Record<string, { type: 'string' }> = Object.fromEntries(
   specs.map((s) => [s.flag, { type: 'string' as const }]),
@@ -473,6 +491,11 @@ export function loadSettings(
   if (settings.nerUrl && settings.recognizer === 'builtin') settings.recognizer = 'http'
   if (settings.recognizer === 'http' && !settings.nerUrl) {
     throw configError('LR_RECOGNIZER=http needs LR_NER_URL (the entity service URL)')
+  }
+  if (settings.http && !isLoopback(settings.http) && !settings.httpToken) {
+    throw configError(
+      `LR_HTTP=${settings.http} listens beyond this machine: set LR_HTTP_TOKEN (16+ characters) as well, or bind to 127.0.0.1`,
+    )
   }
   if (settings.mapping === 'mysql' && !settings.mysqlUrl) {
     throw configError('LR_MAPPING=mysql needs LR_MYSQL_URL (the database holding the entity dictionary)')

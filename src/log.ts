@@ -12,6 +12,41 @@ export interface LogFileOptions {
   keep: number
 }
 
+export interface Problem {
+  at: string
+  level: 'warn' | 'error' | 'fatal'
+  msg: string
+  component?: string
+  fields: Record<string, unknown>
+}
+
+/** The last warnings and errors of this process, newest last (the dashboard shows them). */
+export const recentProblems: Problem[] = []
+const MAX_PROBLEMS = 50
+const LEVELS: Record<number, Problem['level']> = { 40: 'warn', 50: 'error', 60: 'fatal' }
+
+/** A pino hook: remember warn and above, then log as usual. */
+const hooks = {
+  logMethod(this: Logger, args: unknown[], method: (...a: unknown[]) => void, level: number) {
+    const name = LEVELS[level]
+    if (name) {
+      const [first, second] = args
+      const fields = typeof first === 'object' && first !== null ? (first as Record<string, unknown>) : {}
+      const msg = typeof first === 'string' ? first : typeof second === 'string' ? second : ''
+      const bindings = this.bindings() as { component?: string }
+      recentProblems.push({
+        at: new Date().toISOString(),
+        level: name,
+        msg,
+        ...(bindings.component ? { component: bindings.component } : {}),
+        fields,
+      })
+      if (recentProblems.length > MAX_PROBLEMS) recentProblems.shift()
+    }
+    method.apply(this, args)
+  },
+}
+
 /** LR_LOG_FILE, LR_LOG_MAX_SIZE (10m), LR_LOG_KEEP (5); null when logs go to stdout. */
 export function logFileOptions(env: NodeJS.ProcessEnv = process.env): LogFileOptions | null {
   const file = env.LR_LOG_FILE?.trim()
@@ -42,7 +77,7 @@ export function createLogger(level = process.env.LR_LOG_LEVEL ?? 'info'): Logger
   const toFile = logFileOptions()
   if (toFile) {
     return pino(
-      { level, base: { pid: process.pid } },
+      { level, base: { pid: process.pid }, hooks },
       pino.transport({
         target: 'pino-roll',
         options: {
@@ -59,11 +94,12 @@ export function createLogger(level = process.env.LR_LOG_LEVEL ?? 'info'): Logger
   if (pretty) {
     return pino({
       level,
+      hooks,
       transport: {
         target: 'pino-pretty',
         options: { colorize: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname', singleLine: true },
       },
     })
   }
-  return pino({ level, base: { pid: process.pid } }, pino.destination({ dest: 1, sync: true }))
+  return pino({ level, base: { pid: process.pid }, hooks }, pino.destination({ dest: 1, sync: true }))
 }

@@ -3,6 +3,8 @@ import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { loadSettings, type Settings, shippedSampleDir } from '../config.js'
 import { ErrorCodes, LrError } from '../errors.js'
+import { Metrics } from '../http/metrics.js'
+import { StatusServer } from '../http/server.js'
 import { enqueueFiles } from '../ingest/enqueue.js'
 import { createKafkaClient, type KafkaClient } from '../kafka/client.js'
 import { Releasers } from '../lifecycle/releasers.js'
@@ -11,6 +13,7 @@ import { createLogger, type Logger } from '../log.js'
 import { Prefetcher } from '../prefetch/prefetcher.js'
 import { writeFileAtomic } from '../spool/atomic.js'
 import { ensureLayout, type Layout, layoutOf } from '../spool/layout.js'
+import { collectStatus, type StatusSnapshot } from '../status/collect.js'
 import { WorkerPool } from '../worker/pool.js'
 import type { ParsedArgs } from './args.js'
 
@@ -66,11 +69,29 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
   }
   const signals = installSignals({ log, onStop: stopAll, onForce: () => pool?.releaseHeldSync() ?? 0 })
   releasers.push('signals', () => signals.dispose())
+  let kafka: KafkaClient | null = null
+  const metrics = new Metrics({
+    status: cachedStatus(layout, settings),
+    gpu: () => pool?.gpuCap?.snapshot() ?? null,
+    kafkaLag: async () => (kafka ? consumerLag(kafka, settings) : null),
+  })
   try {
+    if (settings.http) {
+      const server = new StatusServer({
+        listen: settings.http,
+        token: settings.httpToken,
+        status: cachedStatus(layout, settings),
+        metrics,
+        log: log.child({ component: 'http' }),
+      })
+      await server.start()
+      releasers.push('http', () => server.stop())
+    }
     let caughtUp: (() => Promise<boolean>) | null = null
     if (useKafka) {
-      const kafka = createKafkaClient(settings.kafkaBrokers as string[], log.child({ component: 'kafka' }))
-      releasers.push('kafka', () => kafka.close())
+      kafka = createKafkaClient(settings.kafkaBrokers as string[], log.child({ component: 'kafka' }))
+      const k = kafka
+      releasers.push('kafka', () => k.close())
       await kafka.ensureTopic(settings.kafkaTopic)
       if (once) caughtUp = await caughtUpCheck(kafka, settings)
       prefetcher = new Prefetcher(settings, layout, kafka, log.child({ component: 'prefetch' }))
@@ -79,7 +100,7 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
     }
     if (opts.role !== 'prefetch') {
       // With a source, the pool must not stop at an empty left/: more may be on its way.
-      pool = new WorkerPool({ settings, log, untilDrained: once && !useKafka })
+      pool = new WorkerPool({ settings, log, untilDrained: once && !useKafka, observer: metrics })
       await pool.start()
       const p = pool
       releasers.push('pool', () => p.stop())
@@ -115,6 +136,34 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
     once ? 'drained: nothing pending or claimed; exiting' : 'stopped',
   )
   return 0
+}
+
+/** The data dir's status, computed at most once a second however often it is asked for. */
+function cachedStatus(layout: Layout, settings: Settings): () => Promise<StatusSnapshot> {
+  let last: { at: number; snap: Promise<StatusSnapshot> } | null = null
+  return () => {
+    if (!last || Date.now() - last.at > 1000) {
+      last = {
+        at: Date.now(),
+        snap: collectStatus(layout, { staleMs: settings.staleMs, minFreeDisk: settings.minFreeDisk }),
+      }
+    }
+    return last.snap
+  }
+}
+
+/** Messages of the topic the group has not committed yet, over all partitions. */
+async function consumerLag(kafka: KafkaClient, settings: Settings): Promise<number> {
+  const [end, committed] = await Promise.all([
+    kafka.endOffsets(settings.kafkaTopic),
+    kafka.committedOffsets(settings.kafkaGroup, settings.kafkaTopic),
+  ])
+  let lag = 0n
+  for (const [partition, high] of end) {
+    const at = committed.get(partition) ?? -1n
+    lag += at < 0n ? high : high > at ? high - at : 0n
+  }
+  return Number(lag)
 }
 
 /**

@@ -10,7 +10,7 @@ import type { GpuCap } from './gpu-cap.js'
 import type { RecognizeErrorContext } from './http-recognizer.js'
 import type { Mapper } from './mapper.js'
 import { loadMilestone, saveMilestone } from './milestone.js'
-import type { DocResult, Recognized, Recognizer } from './types.js'
+import type { DocResult, PipelineObserver, Recognized, Recognizer } from './types.js'
 
 export interface PipelineDeps {
   layout: Layout
@@ -25,6 +25,17 @@ export interface PipelineDeps {
   docsPerCall: number
   /** Attempts per recognition call before its documents go to dead/. */
   recognizeAttempts: number
+  observer?: PipelineObserver
+}
+
+/** A short label for a failed recognition call, for metrics. */
+export function recognitionErrorKind(err: unknown): string {
+  if (!isLrError(err)) return 'internal'
+  const ctx = err.context as RecognizeErrorContext
+  if (ctx.tooLarge) return 'too_large'
+  if (ctx.overload) return 'overload'
+  if (typeof ctx.status === 'number') return `http_${ctx.status}`
+  return err.code === ErrorCodes.recognize ? 'network' : 'internal'
 }
 
 export interface BatchOutcome {
@@ -60,6 +71,7 @@ async function recognizeCall(
       return { ok: await deps.gpuCap.run(() => deps.recognizer.recognize(input, signal), signal) }
     } catch (err) {
       if (signal.aborted || isLrError(err, ErrorCodes.aborted)) throw err
+      deps.observer?.recognitionError(recognitionErrorKind(err))
       if (isLrError(err) && (err.context as RecognizeErrorContext).tooLarge && docs.length > 1) {
         const half = Math.ceil(docs.length / 2)
         const parts = await Promise.all([
@@ -174,6 +186,10 @@ export async function processBatch(
     await withSinkRetry(deps, id, signal, () => deps.sink.recordFailures(list))
   }
 
-  await withSinkRetry(deps, id, signal, () => deps.sink.write(id, results))
+  await withSinkRetry(deps, id, signal, async () => {
+    const t0 = performance.now()
+    await deps.sink.write(id, results)
+    deps.observer?.stored(results.length, (performance.now() - t0) / 1000)
+  })
   return { docs: batch.docs.length, ok: results.length, failed: failures.size, recognized: todo.length }
 }

@@ -41,3 +41,12 @@ export interface Recognizer {
   recognize(docs: Pick<Doc, 'doc_id' | 'text'>[], signal: AbortSignal): Promise<Recognized[]>
   close(): Promise<void>
 }
+
+/** Hooks for metrics: what the pipeline did, as it happens. All optional to observe. */
+export interface PipelineObserver {
+  /** A recognition call failed (it may be retried): `overload`, `too_large`, `http_500`, `network`, ... */
+  recognitionError(kind: string): void
+  /** A batch's results were committed to the sink. */
+  stored(rows: number, seconds: number): void
+  batchDone(ok: number, failed: number): void
+}

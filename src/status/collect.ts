@@ -155,6 +155,7 @@ export async function collectStatus(layout: Layout, opts: StatusOptions): Promis
     snap.docs.pending += await docsOf(c.id)
   }
   const claims: ClaimSeen[] = []
+  let firstDoneSec = Number.POSITIVE_INFINITY
   const windows = { m1: 60, m5: 300, m15: 900 }
   const recent = { m1: 0, m5: 0, m15: 0 }
   const nowSec = now / 1000
@@ -191,6 +192,7 @@ export async function collectStatus(layout: Layout, opts: StatusOptions): Promis
     snap.docs.ok += ok
     snap.docs.failed += failed
     for (const w of ['m1', 'm5', 'm15'] as const) if (nowSec - at <= windows[w]) recent[w] += docs
+    firstDoneSec = Math.min(firstDoneSec, at)
   }
   await countClaims(snap, layout, claims, opts.staleMs, now)
   // Forget what is gone: compacted markers, batch files done or moved away.
@@ -223,7 +225,9 @@ export async function collectStatus(layout: Layout, opts: StatusOptions): Promis
   snap.docs.failed += ledger.totals.failed
   snap.batches.bad = badNames.filter((n) => n.endsWith(BATCH_EXT) && !n.startsWith('.')).length
   snap.docs.dead = deadNames.filter((n) => n.endsWith('.json') && !n.startsWith('.')).length
-  snap.rates = { m1: recent.m1 / 60, m5: recent.m5 / 300, m15: recent.m15 / 900 }
+  // A run younger than a window is measured over its own age (else a fresh start looks slow).
+  const span = (w: number): number => Math.max(1, Math.min(w, nowSec - firstDoneSec + 1))
+  snap.rates = { m1: recent.m1 / span(60), m5: recent.m5 / span(300), m15: recent.m15 / span(900) }
   const rate = snap.rates.m5 || snap.rates.m15 || snap.rates.m1
   const remaining = snap.docs.pending + snap.docs.claimed
   snap.etaSeconds = remaining > 0 && rate > 0 ? Math.round(remaining / rate) : null

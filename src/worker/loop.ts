@@ -78,6 +78,7 @@ async function handleClaim(ctx: LoopContext, claim: Claim, worker: string): Prom
     // The results are committed and the marker says done: the batch file and milestone can go.
     await retireBatchFile(deps.layout, id, ctx.archiveDays)
     ctx.stats.batchesDone++
+    deps.observer?.batchDone(ok, failed)
     ctx.stats.docsOk += ok
     ctx.stats.docsFailed += failed
     log.info({ batch: id, worker, docs, ok, failed, ms: Date.now() - startedAt }, 'batch done')

@@ -12,6 +12,7 @@ import { GpuCap } from '../pipeline/gpu-cap.js'
 import { createMapper } from '../pipeline/mapper.js'
 import type { PipelineDeps } from '../pipeline/process-batch.js'
 import { createRecognizer } from '../pipeline/recognizer.js'
+import type { PipelineObserver } from '../pipeline/types.js'
 import { createSink } from '../sink/create.js'
 import { writeFileAtomic } from '../spool/atomic.js'
 import { ensureLayout, gpuStateFile, type Layout, layoutOf, markerFile } from '../spool/layout.js'
@@ -24,6 +25,8 @@ export interface PoolOptions {
   log: Logger
   /** Exit the loops once nothing is pending or claimed. */
   untilDrained?: boolean
+  /** Told what the pipeline does (metrics). */
+  observer?: PipelineObserver
 }
 
 /**
@@ -103,6 +106,7 @@ export class WorkerPool {
       log: log.child({ component: 'pipeline' }),
       docsPerCall: settings.nerDocsPerCall,
       recognizeAttempts: settings.nerAttempts,
+      ...(this.opts.observer ? { observer: this.opts.observer } : {}),
     }
     const ctx: LoopContext = {
       deps,
