@@ -45,6 +45,7 @@ commands:
   janitor [--once]      put back stale claims (also runs inside start and work)
   handoff --to DEST --count N [--bwlimit KiB/s]
                         move N unclaimed batches to another box's left/ (a folder or host:path/left/) with rsync
+  doctor                check settings, folders, disk, Kafka, MySQL and the entity service
   status [--json] [--watch]
                         counts of batches and documents by state
 

@@ -1,13 +1,12 @@
 import { ErrorCodes, isLrError } from '../errors.js'
 import { parseCli, usage } from './args.js'
 import { runDispatch } from './dispatch.js'
+import { runDoctor } from './doctor.js'
 import { runEnqueue } from './enqueue.js'
 import { runHandoff } from './handoff.js'
 import { runJanitor } from './janitor.js'
 import { runStart } from './start.js'
 import { runStatus } from './status.js'
-
-const notBuilt = new Set(['doctor'])
 
 async function main(argv: string[]): Promise<number> {
   const args = parseCli(argv)
@@ -26,6 +25,8 @@ async function main(argv: string[]): Promise<number> {
       return runDispatch(args)
     case 'janitor':
       return runJanitor(args)
+    case 'doctor':
+      return runDoctor(args)
     case 'handoff':
       return runHandoff(args)
     case 'enqueue':
@@ -33,10 +34,6 @@ async function main(argv: string[]): Promise<number> {
     case 'status':
       return runStatus(args)
     default:
-      if (notBuilt.has(args.command)) {
-        process.stderr.write(`leftright: "${args.command}" is not available in this version yet\n`)
-        return 2
-      }
       process.stderr.write(`leftright: unknown command "${args.command}" (try: leftright help)\n`)
       return 2
   }

@@ -38,6 +38,11 @@ export interface KafkaClient {
   endOffsets(topic: string): Promise<Map<number, bigint>>
   /** Partition -> the group's committed offset (-1 when none). */
   committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>>
+  /** For `doctor`: does the topic exist (without creating it), its partitions, and the group's state. */
+  describe(
+    topic: string,
+    groupId: string,
+  ): Promise<{ topicExists: boolean; partitions: number; groupState: string }>
   /** Make sure the topic exists (fetching its metadata auto-creates it on brokers that allow it). */
   ensureTopic(topic: string): Promise<void>
   close(): Promise<void>
@@ -59,14 +64,20 @@ function kafkaLogger(log: Logger) {
     }
 }
 
-export function createKafkaClient(brokers: string[], log: Logger, clientId = 'leftright'): KafkaClient {
+export function createKafkaClient(
+  brokers: string[],
+  log: Logger,
+  clientId = 'leftright',
+  opts: { retries?: number; connectionTimeoutMs?: number } = {},
+): KafkaClient {
   process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1'
   const kafka = new Kafka({
     clientId,
     brokers,
     logLevel: logLevel.WARN,
     logCreator: kafkaLogger(log),
-    retry: { retries: 8, initialRetryTime: 200 },
+    retry: { retries: opts.retries ?? 8, initialRetryTime: 200 },
+    ...(opts.connectionTimeoutMs ? { connectionTimeout: opts.connectionTimeoutMs } : {}),
   })
   const closers: (() => Promise<void>)[] = []
   let admin: ReturnType<Kafka['admin']> | null = null
@@ -177,6 +188,20 @@ export function createKafkaClient(brokers: string[], log: Logger, clientId = 'le
     async committedOffsets(groupId, topic) {
       const [entry] = await (await getAdmin()).fetchOffsets({ groupId, topics: [topic] })
       return new Map((entry?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]))
+    },
+    async describe(topic, groupId) {
+      const a = await getAdmin()
+      const topics = await a.listTopics()
+      const topicExists = topics.includes(topic)
+      const partitions = topicExists
+        ? ((await a.fetchTopicMetadata({ topics: [topic] })).topics[0]?.partitions.length ?? 0)
+        : 0
+      // Some brokers (librdkafka's mock among them) do not answer DescribeGroups: not a failure.
+      const groupState = await a.describeGroups([groupId]).then(
+        (g) => g.groups[0]?.state ?? 'Unknown',
+        () => 'not described by this broker',
+      )
+      return { topicExists, partitions, groupState }
     },
     async ensureTopic(topic) {
       const a = await getAdmin()
