@@ -1,3 +1,4 @@
+import { SingleBar } from 'cli-progress'
 import { loadSettings } from '../config.js'
 import { ErrorCodes, LrError } from '../errors.js'
 import { enqueueFiles } from '../ingest/enqueue.js'
@@ -11,12 +12,26 @@ export async function runEnqueue(args: ParsedArgs): Promise<number> {
     throw new LrError(ErrorCodes.usage, 'enqueue needs one or more FILE.jsonl')
   const log = createLogger().child({ component: 'enqueue' })
   const startedAt = performance.now()
-  const r = await enqueueFiles(args.positionals, {
-    layout: layoutOf(settings.dataDir),
-    batchSize: settings.batchSize,
-    maxTextBytes: settings.maxTextBytes,
-    log,
-  })
+  // A progress bar on a terminal; logs only otherwise.
+  const bar = process.stdout.isTTY
+    ? new SingleBar({ format: 'enqueue [{bar}] {percentage}% | {docs} documents | ETA {eta_formatted}' })
+    : null
+  let r: Awaited<ReturnType<typeof enqueueFiles>>
+  try {
+    r = await enqueueFiles(args.positionals, {
+      layout: layoutOf(settings.dataDir),
+      batchSize: settings.batchSize,
+      maxTextBytes: settings.maxTextBytes,
+      log,
+      onProgress: (p) => {
+        if (!bar) return
+        if (bar.getTotal() !== p.totalBytes) bar.start(p.totalBytes, 0, { docs: 0 })
+        bar.update(p.bytesRead, { docs: p.docs })
+      },
+    })
+  } finally {
+    bar?.stop()
+  }
   const seconds = (performance.now() - startedAt) / 1000
   log.info(
     {

@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 import type { Logger } from '../log.js'
@@ -12,6 +13,8 @@ export interface EnqueueOptions {
   maxTextBytes: number
   log: Logger
   signal?: AbortSignal
+  /** Called after each batch file is written: input bytes read so far, of all files, and documents. */
+  onProgress?: (p: { bytesRead: number; totalBytes: number; docs: number }) => void
 }
 
 export interface EnqueueResult {
@@ -46,6 +49,10 @@ export async function enqueueFiles(files: string[], opts: EnqueueOptions): Promi
   await ensureLayout(layout)
   const result: EnqueueResult = { files: 0, lines: 0, docs: 0, batches: 0, dead: 0, bytes: 0 }
   let pending: Doc[] = []
+  let totalBytes = 0
+  for (const file of files) totalBytes += (await stat(file).catch(() => ({ size: 0 }))).size
+  let doneBytes = 0
+  let current: ReturnType<typeof createReadStream> | null = null
   const flush = async (source: string): Promise<void> => {
     if (pending.length === 0) return
     const id = newBatchId()
@@ -53,12 +60,14 @@ export async function enqueueFiles(files: string[], opts: EnqueueOptions): Promi
     result.batches++
     result.docs += pending.length
     pending = []
+    opts.onProgress?.({ bytesRead: doneBytes + (current?.bytesRead ?? 0), totalBytes, docs: result.docs })
   }
   for (const file of files) {
     if (opts.signal?.aborted) break
     const source = `enqueue:${path.basename(file)}`
+    current = createReadStream(file, 'utf8')
     const lines = createInterface({
-      input: createReadStream(file, 'utf8'),
+      input: current,
       crlfDelay: Number.POSITIVE_INFINITY,
     })
     let lineNo = 0
@@ -83,6 +92,8 @@ export async function enqueueFiles(files: string[], opts: EnqueueOptions): Promi
       if (opts.signal?.aborted) break
     }
     await flush(source)
+    doneBytes += current.bytesRead
+    current = null
     result.files++
   }
   return result
