@@ -9,7 +9,7 @@ export const cli = path.join(root, 'bin', 'leftright.js')
 export const quick = process.argv.includes('--quick')
 
 /** Quiet JSON logs, no status server, no sample seeding. */
-const cliEnv = (env: Record<string, string>): NodeJS.ProcessEnv => ({
+export const cliEnv = (env: Record<string, string>): NodeJS.ProcessEnv => ({
   ...process.env,
   LR_LOG_FORMAT: 'json',
   LR_LOG_LEVEL: 'warn',

@@ -8,13 +8,20 @@
  *   dispatch  ms per page at the start and end of a 1M-row source_data
  *   gpu       the mock GPU service at capacity: cap = C, cap = 4C (adaptive), the original client
  *   status    `status` over 1k, 10k, 100k done batches: cold (no index) vs warm
+ *   versus-gpu  Kafka -> mock GPU -> MariaDB: leftright (cap C, 4C) vs BullMQ vs the original scripts
+ *   scaling   10k/100k/1M documents: time per document and peak RSS; claim latency with 1k/100k pending
+ *   two-boxes two processes in one Kafka group, a GPU service each, vs one
+ *   compare   versus-gpu, versus-sink, scaling, two-boxes and status in one run (CI: `compare --quick`)
+ *   versus-sink 200k documents, no recognition, into MariaDB: leftright vs BullMQ vs the original vs LOAD DATA
  */
 import { dispatchScenario } from './dispatch.js'
 import { gpuScenario } from './gpu.js'
 import { poolScenario } from './pool.js'
 import { prefetchScenario } from './prefetch.js'
+import { scalingScenario, twoBoxesScenario } from './scaling.js'
 import { sinkScenario } from './sink.js'
 import { statusScenario } from './status.js'
+import { versusGpuScenario, versusSinkScenario } from './versus.js'
 
 const scenarios: Record<string, () => Promise<void>> = {
   pool: poolScenario,
@@ -23,6 +30,19 @@ const scenarios: Record<string, () => Promise<void>> = {
   dispatch: dispatchScenario,
   gpu: gpuScenario,
   status: statusScenario,
+  'versus-gpu': versusGpuScenario,
+  'versus-sink': versusSinkScenario,
+  scaling: scalingScenario,
+  'two-boxes': twoBoxesScenario,
+}
+
+/** The comparisons and scaling of the "benchmarks against alternatives" issue, one after another. */
+const compare = ['versus-gpu', 'versus-sink', 'scaling', 'two-boxes', 'status']
+scenarios.compare = async () => {
+  for (const n of compare) {
+    console.log(`\n## ${n}\n`)
+    await (scenarios[n] as () => Promise<void>)()
+  }
 }
 
 const name = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 'pool'

@@ -72,7 +72,7 @@ export async function sinkScenario(): Promise<void> {
 }
 
 /** The rows the pool writes for the no-op recognizer, batch ids and all. */
-function sameRows(n: number): string[][] {
+export function sameRows(n: number): string[][] {
   const host = hostname()
   const at = new Date().toISOString().slice(0, 19).replace('T', ' ')
   return Array.from({ length: n }, (_, i) => [
@@ -110,7 +110,7 @@ async function rowByRow(pool: Pool, rows: string[][]): Promise<number> {
   return (performance.now() - started) / 1000
 }
 
-async function loadData(pool: Pool, file: string): Promise<number> {
+export async function loadData(pool: Pool, file: string): Promise<number> {
   const conn = await pool.getConnection()
   const started = performance.now()
   try {

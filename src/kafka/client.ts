@@ -120,7 +120,11 @@ export function createKafkaClient(
             { err: payload.error.message },
             'Kafka consumer stopped after an error; starting a new one in 1s',
           )
-          restartTimer = setTimeout(() => {
+          restartTimer = setTimeout(async () => {
+            // Leave the group first: a member that just vanishes holds up every rebalance
+            // for the whole session timeout, while the coordinator waits for it to rejoin.
+            await c.disconnect().catch(() => {})
+            if (stopped) return
             consumer = make()
             runOnce(consumer).catch((err: unknown) =>
               log.error({ err: (err as Error).message }, 'consumer restart failed'),

@@ -1,0 +1,321 @@
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import path from 'node:path'
+import type { RowDataPacket } from 'mysql2/promise'
+import pino from 'pino'
+import { type MockGpu, startMockGpu } from '../scripts/mock-gpu.js'
+import { loadSettings } from '../src/config.js'
+import { createKafkaClient } from '../src/kafka/client.js'
+import { createTables } from '../src/sink/mysql.js'
+import { freshTopic, produce, startKafka } from '../test/services.js'
+import { benchDatabase, cli, cliEnv, quick, root, sampleDocs, table, writeSampleJsonl } from './common.js'
+import { loadData, sameRows } from './sink.js'
+
+const CAPACITY = 4
+const CALL_MS = 20
+const DOC_MS = 1
+
+interface Outcome {
+  name: string
+  seconds: number
+  docsOk: number
+  docsLost: number
+  maxRssKb: number
+  gpu?: { calls: number; rejected: number; busyMs: number; activeMs: number }
+}
+
+/** Run a node script under /usr/bin/time; resolves with wall time, peak RSS (KB) and stdout. */
+export function runTimed(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ seconds: number; maxRssKb: number; stdout: string }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'lr-bench-time-'))
+  const rssFile = path.join(dir, 'rss')
+  const started = performance.now()
+  const child = spawn('/usr/bin/time', ['-f', '%M', '-o', rssFile, process.execPath, script, ...args], {
+    env: cliEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (c: string) => {
+    stdout += c
+  })
+  child.stderr.setEncoding('utf8').on('data', (c: string) => {
+    stderr += c
+  })
+  return new Promise((resolve, reject) =>
+    child.on('exit', (code) => {
+      const seconds = (performance.now() - started) / 1000
+      const maxRssKb = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop())
+      rmSync(dir, { recursive: true, force: true })
+      if (code !== 0)
+        return reject(new Error(`${path.basename(script)} exited ${code}: ${stderr.slice(-2000)}`))
+      resolve({ seconds, maxRssKb, stdout })
+    }),
+  )
+}
+
+const baseline = (name: string) => path.join(root, 'dist', 'bench', 'baselines', `${name}.js`)
+const lastJson = (out: string) => JSON.parse(out.trim().split('\n').pop() as string) as Record<string, number>
+
+/**
+ * Scenario 1, GPU-bound: documents from Kafka, through the mock GPU service
+ * (capacity 4, 20 ms per call + 1 ms per document, connection reset over
+ * capacity), into MariaDB. leftright with cap = C and 4C, BullMQ, the original.
+ */
+export async function versusGpuScenario(): Promise<void> {
+  const n = quick ? 1000 : 5000
+  const stops: (() => void)[] = []
+  const broker = await startKafka({ after: (fn) => stops.push(fn) })
+  const gpu = await startMockGpu({ capacity: CAPACITY, callMs: CALL_MS, docMs: DOC_MS, over: 'reset' })
+  const kafka = createKafkaClient([broker], pino({ level: 'silent' }), 'bench-versus')
+  const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-versus-'))
+  const rows: Outcome[] = []
+  try {
+    const docs = sampleDocs(n)
+    const values = docs.map((d) => JSON.stringify(d))
+    const contenders: {
+      name: string
+      run(topic: string, dbUrl: string): Promise<Omit<Outcome, 'name' | 'gpu'>>
+    }[] = [
+      ...[CAPACITY, 4 * CAPACITY].map((cap) => ({
+        name: `leftright, cap ${cap}${cap === CAPACITY ? ' (C)' : ' (4C, adaptive)'}`,
+        async run(topic: string, dbUrl: string) {
+          const r = await runTimed(
+            cli,
+            ['start', '--once', '--data-dir', path.join(work, `lr-${cap}-${topic}`)],
+            {
+              LR_KAFKA_BROKERS: broker,
+              LR_KAFKA_TOPIC: topic,
+              LR_KAFKA_GROUP: `g-${topic}`,
+              LR_MYSQL_URL: dbUrl,
+              LR_NER_URL: gpu.url,
+              LR_GPU_CONCURRENCY: String(cap),
+            },
+          )
+          return { seconds: r.seconds, docsOk: -1, docsLost: -1, maxRssKb: r.maxRssKb }
+        },
+      })),
+      {
+        name: 'BullMQ (concurrency C, same client and sink)',
+        async run(topic: string, dbUrl: string) {
+          const r = await runTimed(baseline('bullmq-box'), [], {
+            BENCH_BULLMQ: JSON.stringify({
+              source: { kind: 'kafka', brokers: broker, topic, count: n },
+              queue: `bench-${topic}`,
+              concurrency: CAPACITY,
+              mysqlUrl: dbUrl,
+              nerUrl: gpu.url,
+            }),
+          })
+          const o = lastJson(r.stdout)
+          return { seconds: r.seconds, docsOk: -1, docsLost: o.docsLost ?? 0, maxRssKb: r.maxRssKb }
+        },
+      },
+      {
+        name: 'original: 6 processes, 1 doc per call, row by row',
+        async run(topic: string, dbUrl: string) {
+          const r = await runTimed(baseline('original'), [], {
+            BENCH_ORIGINAL: JSON.stringify({
+              source: { kind: 'kafka', brokers: broker, topic, count: n },
+              processes: 6,
+              mysqlUrl: dbUrl,
+              nerUrl: gpu.url,
+            }),
+          })
+          const o = lastJson(r.stdout)
+          return {
+            seconds: r.seconds,
+            docsOk: -1,
+            docsLost: -1,
+            maxRssKb: r.maxRssKb + (o.childMaxRssKb ?? 0),
+          }
+        },
+      },
+    ]
+    for (const c of contenders) {
+      const topic = freshTopic('versus')
+      await produce(kafka, topic, values)
+      const db = await benchDatabase('versus')
+      try {
+        await createTables(db.pool, loadSettings({}, { LR_MYSQL_URL: db.url }))
+        gpu.resetStats()
+        const r = await c.run(topic, db.url)
+        const s = gpu.stats()
+        const [[row]] = await db.pool.query<RowDataPacket[]>(
+          'SELECT COUNT(DISTINCT doc_id) AS n FROM doc_ent_map',
+        )
+        const [[dead]] = await db.pool.query<RowDataPacket[]>(
+          'SELECT COUNT(DISTINCT doc_id) AS n FROM doc_failures',
+        )
+        const docsOk = Number(row?.n)
+        // Lost: neither a result row nor a recorded failure (leftright records failures; the others drop them).
+        const docsLost = n - docsOk - Number(dead?.n ?? 0)
+        rows.push({
+          ...r,
+          name: c.name,
+          docsOk,
+          docsLost,
+          gpu: { calls: s.calls, rejected: s.rejected, busyMs: s.busyMs, activeMs: s.activeMs },
+        })
+      } finally {
+        await db.drop()
+      }
+    }
+  } finally {
+    await kafka.close()
+    await gpu.close()
+    for (const stop of stops) stop()
+    rmSync(work, { recursive: true, force: true })
+  }
+  const lr = rows[0] as Outcome
+  console.log(
+    `versus-gpu: ${n} documents from Kafka (kcat mock broker) -> mock GPU (capacity ${CAPACITY}, ${CALL_MS} ms per call + ${DOC_MS} ms per document, reset over capacity) -> MariaDB; ${cpus().length} cores`,
+  )
+  console.log(
+    table(
+      [
+        'contender',
+        'docs/s',
+        'vs leftright cap C',
+        'busy, whole run (% of limit)',
+        'busy, service window',
+        'rejected calls',
+        'documents lost',
+        'peak RSS (MB)',
+      ],
+      rows.map((r) => [
+        r.name,
+        (r.docsOk / r.seconds).toFixed(0),
+        `${(r.docsOk / r.seconds / (lr.docsOk / lr.seconds)).toFixed(2)}x`,
+        `${((100 * (r.gpu?.busyMs ?? 0)) / (CAPACITY * r.seconds * 1000)).toFixed(1)}%`,
+        `${((100 * (r.gpu?.busyMs ?? 0)) / (CAPACITY * Math.max(1, r.gpu?.activeMs ?? 0))).toFixed(1)}%`,
+        `${r.gpu?.rejected ?? 0} (${((100 * (r.gpu?.rejected ?? 0)) / Math.max(1, (r.gpu?.calls ?? 0) + (r.gpu?.rejected ?? 0))).toFixed(1)}%)`,
+        r.docsLost,
+        (r.maxRssKb / 1024).toFixed(0),
+      ]),
+    ),
+  )
+  console.log(
+    "(wall time of each whole process, start-up and Kafka consumption included; the original's RSS is the sum of its 7 processes; lost = neither a result row nor a recorded failure.)",
+  )
+}
+
+/**
+ * Scenario 2, sink-bound: documents from a JSONL file, no recognition, into
+ * MariaDB. leftright (enqueue + start --once, 4 workers), BullMQ (one job per
+ * 100 documents, concurrency 4, the same sink), the original (6 processes, row
+ * by row) and LOAD DATA of the same rows (the limit).
+ */
+export async function versusSinkScenario(): Promise<void> {
+  const n = quick ? 20_000 : 200_000
+  const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-versus-sink-'))
+  const input = writeSampleJsonl(work, n)
+  const rows: { name: string; seconds: number; docs: number; maxRssKb: number }[] = []
+  const settings = loadSettings({}, { LR_MYSQL_URL: 'mysql://root@127.0.0.1/x' })
+  const count = async (pool: import('mysql2/promise').Pool) => {
+    const [[r]] = await pool.query<RowDataPacket[]>('SELECT COUNT(DISTINCT doc_id) AS n FROM doc_ent_map')
+    return Number(r?.n)
+  }
+  try {
+    const contenders: { name: string; run(dbUrl: string): Promise<{ seconds: number; maxRssKb: number }> }[] =
+      [
+        {
+          name: 'leftright (enqueue + start --once, 4 workers)',
+          async run(dbUrl) {
+            const dataDir = path.join(work, `lr-${Date.now()}`)
+            const a = await runTimed(cli, ['enqueue', input, '--data-dir', dataDir], {})
+            const b = await runTimed(
+              cli,
+              ['start', '--once', '--data-dir', dataDir, '--recognizer', 'none'],
+              {
+                LR_MYSQL_URL: dbUrl,
+              },
+            )
+            return { seconds: a.seconds + b.seconds, maxRssKb: Math.max(a.maxRssKb, b.maxRssKb) }
+          },
+        },
+        {
+          name: 'BullMQ (job per 100 docs, concurrency 4, same sink)',
+          async run(dbUrl) {
+            const r = await runTimed(baseline('bullmq-box'), [], {
+              BENCH_BULLMQ: JSON.stringify({
+                source: { kind: 'file', path: input },
+                queue: `bench-sink-${Date.now()}`,
+                concurrency: 4,
+                mysqlUrl: dbUrl,
+                nerUrl: null,
+              }),
+            })
+            return r
+          },
+        },
+        {
+          name: 'original: 6 processes, row by row',
+          async run(dbUrl) {
+            const r = await runTimed(baseline('original'), [], {
+              BENCH_ORIGINAL: JSON.stringify({
+                source: { kind: 'file', path: input },
+                processes: 6,
+                mysqlUrl: dbUrl,
+                nerUrl: null,
+              }),
+            })
+            return { seconds: r.seconds, maxRssKb: r.maxRssKb + (lastJson(r.stdout).childMaxRssKb ?? 0) }
+          },
+        },
+      ]
+    for (const c of contenders) {
+      const db = await benchDatabase('vsink')
+      try {
+        await createTables(db.pool, settings)
+        const r = await c.run(db.url)
+        rows.push({ name: c.name, ...r, docs: await count(db.pool) })
+      } finally {
+        await db.drop()
+      }
+    }
+    const db = await benchDatabase('vsink')
+    try {
+      await createTables(db.pool, settings)
+      const tsv = path.join(work, 'rows.tsv')
+      writeFileSync(
+        tsv,
+        `${sameRows(n)
+          .map((r) => r.join('\t'))
+          .join('\n')}\n`,
+      )
+      const seconds = await loadData(db.pool, tsv)
+      rows.push({
+        name: 'LOAD DATA of the same rows (the limit)',
+        seconds,
+        docs: await count(db.pool),
+        maxRssKb: 0,
+      })
+    } finally {
+      await db.drop()
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true })
+  }
+  const lr = rows[0] as (typeof rows)[number]
+  console.log(`versus-sink: ${n} documents, no recognition, into MariaDB (127.0.0.1); ${cpus().length} cores`)
+  console.log(
+    table(
+      ['contender', 'docs/s', 'vs leftright', 'documents stored', 'peak RSS (MB)'],
+      rows.map((r) => [
+        r.name,
+        (r.docs / r.seconds).toFixed(0),
+        `${(r.docs / r.seconds / (lr.docs / lr.seconds)).toFixed(2)}x`,
+        r.docs,
+        r.maxRssKb ? (r.maxRssKb / 1024).toFixed(0) : '-',
+      ]),
+    ),
+  )
+  console.log(
+    '(wall time of each whole job: process start-up, reading the file and enqueueing included; LOAD DATA: the statement alone, rows prepared in advance.)',
+  )
+}
