@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import mysql, { type Pool } from 'mysql2/promise'
 
@@ -103,4 +104,37 @@ export async function benchDatabase(
 export function table(header: string[], rows: (string | number)[][]): string {
   const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`
   return [line(header), line(header.map((_, i) => (i === 0 ? '---' : '---:'))), ...rows.map(line)].join('\n')
+}
+
+/** Run a node script under /usr/bin/time; resolves with wall time, peak RSS (KB) and stdout. */
+export function runTimed(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ seconds: number; maxRssKb: number; stdout: string }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'lr-bench-time-'))
+  const rssFile = path.join(dir, 'rss')
+  const started = performance.now()
+  const child = spawn('/usr/bin/time', ['-f', '%M', '-o', rssFile, process.execPath, script, ...args], {
+    env: cliEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (c: string) => {
+    stdout += c
+  })
+  child.stderr.setEncoding('utf8').on('data', (c: string) => {
+    stderr += c
+  })
+  return new Promise((resolve, reject) =>
+    child.on('exit', (code) => {
+      const seconds = (performance.now() - started) / 1000
+      const maxRssKb = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop())
+      rmSync(dir, { recursive: true, force: true })
+      if (code !== 0)
+        return reject(new Error(`${path.basename(script)} exited ${code}: ${stderr.slice(-2000)}`))
+      resolve({ seconds, maxRssKb, stdout })
+    }),
+  )
 }

@@ -8,8 +8,7 @@ import { createKafkaClient } from '../src/kafka/client.js'
 import { encodeBatch } from '../src/spool/batch-file.js'
 import { ensureLayout, layoutOf, leftFile, newBatchId } from '../src/spool/layout.js'
 import { freshTopic, produce, startKafka } from '../test/services.js'
-import { cli, median, quick, sampleDocs, table, writeSampleJsonl } from './common.js'
-import { runTimed } from './versus.js'
+import { cli, median, quick, runTimed, sampleDocs, table, writeSampleJsonl } from './common.js'
 
 /**
  * Scenario 3: the same job at growing sizes (no-op recognizer, file sink, so the

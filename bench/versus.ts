@@ -1,5 +1,4 @@
-import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import path from 'node:path'
 import type { RowDataPacket } from 'mysql2/promise'
@@ -9,7 +8,7 @@ import { loadSettings } from '../src/config.js'
 import { createKafkaClient } from '../src/kafka/client.js'
 import { createTables } from '../src/sink/mysql.js'
 import { freshTopic, produce, startKafka } from '../test/services.js'
-import { benchDatabase, cli, cliEnv, quick, root, sampleDocs, table, writeSampleJsonl } from './common.js'
+import { benchDatabase, cli, quick, root, runTimed, sampleDocs, table, writeSampleJsonl } from './common.js'
 import { loadData, sameRows } from './sink.js'
 
 const CAPACITY = 4
@@ -23,39 +22,6 @@ interface Outcome {
   docsLost: number
   maxRssKb: number
   gpu?: { calls: number; rejected: number; busyMs: number; activeMs: number }
-}
-
-/** Run a node script under /usr/bin/time; resolves with wall time, peak RSS (KB) and stdout. */
-export function runTimed(
-  script: string,
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ seconds: number; maxRssKb: number; stdout: string }> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'lr-bench-time-'))
-  const rssFile = path.join(dir, 'rss')
-  const started = performance.now()
-  const child = spawn('/usr/bin/time', ['-f', '%M', '-o', rssFile, process.execPath, script, ...args], {
-    env: cliEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (c: string) => {
-    stdout += c
-  })
-  child.stderr.setEncoding('utf8').on('data', (c: string) => {
-    stderr += c
-  })
-  return new Promise((resolve, reject) =>
-    child.on('exit', (code) => {
-      const seconds = (performance.now() - started) / 1000
-      const maxRssKb = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop())
-      rmSync(dir, { recursive: true, force: true })
-      if (code !== 0)
-        return reject(new Error(`${path.basename(script)} exited ${code}: ${stderr.slice(-2000)}`))
-      resolve({ seconds, maxRssKb, stdout })
-    }),
-  )
 }
 
 const baseline = (name: string) => path.join(root, 'dist', 'bench', 'baselines', `${name}.js`)
