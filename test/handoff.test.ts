@@ -47,12 +47,22 @@ test('handoff with rsync while workers run on both boxes, killed half-way and re
     [cliPath, 'handoff', '--data-dir', a, '--to', path.join(b, 'left'), '--count', '40', '--bwlimit', '8'],
     { cwd: repoRoot, env: { ...process.env, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
   )
+  t.after(() => {
+    try {
+      process.kill(-(slow.pid as number), 'SIGKILL')
+    } catch {
+      // already gone
+    }
+  })
   let slowOut = ''
   slow.stdout.setEncoding('utf8').on('data', (c: string) => {
     slowOut += c
   })
-  const slowExit = new Promise((resolve) => slow.on('exit', resolve))
-  while (!slowOut.includes('batches reserved for handoff')) await sleep(20)
+  let slowExited = false
+  const slowExit = new Promise((resolve) => slow.on('exit', resolve)).then(() => {
+    slowExited = true
+  })
+  while (!slowOut.includes('batches reserved for handoff') && !slowExited) await sleep(20)
   const reserved = (
     JSON.parse(slowOut.split('\n').find((l) => l.includes('reserved for handoff')) ?? '{}') as {
       reserved: number

@@ -111,9 +111,14 @@ async function movePart(opts: HandoffOptions, ids: string[], dest: string): Prom
   const files = ids.map((id) => leftFile(layout, id))
   const common = ['--archive', ...(opts.bwlimitKiBps > 0 ? [`--bwlimit=${opts.bwlimitKiBps}`] : [])]
   await rsync([...common, ...files, dest], opts.signal)
-  // Verify: a checksum dry run lists every file whose size or content differs there.
+  // Verify: a checksum dry run lists every file whose size or content differs there. With
+  // --existing it skips files no longer there: the receiving box may already have done and
+  // deleted them (the copy itself succeeded: rsync exited 0 after its whole-file checksum).
   const differ = (
-    await rsync(['--archive', '--checksum', '--dry-run', '--out-format=%n', ...files, dest], opts.signal)
+    await rsync(
+      ['--archive', '--checksum', '--existing', '--dry-run', '--out-format=%n', ...files, dest],
+      opts.signal,
+    )
   )
     .split('\n')
     .map((l) => l.trim())
