@@ -97,6 +97,20 @@ function countResults(dataDir: string): number {
     .reduce((n, f) => n + readFileSync(path.join(dir, f), 'utf8').trim().split('\n').length, 0)
 }
 
+/** A table row from a run's wall time, documents served and the mock service's counters. */
+function rowFromService(name: string, seconds: number, docsOk: number, gpu: MockGpu): Row {
+  const s = gpu.stats()
+  return {
+    name,
+    seconds,
+    docsOk,
+    calls: s.calls,
+    rejected: s.rejected,
+    busyMs: s.busyMs,
+    activeMs: s.activeMs,
+  }
+}
+
 /**
  * The ceiling for any client that keeps at most C calls in flight: C loops, each
  * posting 16 documents and the next call as soon as the answer is read; no files,
@@ -124,16 +138,7 @@ async function bareClient(gpu: MockGpu, n: number): Promise<Row> {
   await Promise.all(Array.from({ length: CAPACITY }, loop))
   const seconds = (performance.now() - started) / 1000
   await pool.close()
-  const s = gpu.stats()
-  return {
-    name: 'bare client: C loops, 16 docs per call (ceiling at cap C)',
-    seconds,
-    docsOk: ok,
-    calls: s.calls,
-    rejected: s.rejected,
-    busyMs: s.busyMs,
-    activeMs: s.activeMs,
-  }
+  return rowFromService('bare client: C loops, 16 docs per call (ceiling at cap C)', seconds, ok, gpu)
 }
 
 /** What the original scripts did: 6 worker processes, each posting one document at a time; a failure is dropped. */
@@ -160,14 +165,5 @@ async function originalClient(gpu: MockGpu, n: number): Promise<Row> {
   }
   await Promise.all(Array.from({ length: 6 }, caller))
   const seconds = (performance.now() - started) / 1000
-  const s = gpu.stats()
-  return {
-    name: 'original: 6 callers, 1 doc per call, no cap',
-    seconds,
-    docsOk: ok,
-    calls: s.calls,
-    rejected: s.rejected,
-    busyMs: s.busyMs,
-    activeMs: s.activeMs,
-  }
+  return rowFromService('original: 6 callers, 1 doc per call, no cap', seconds, ok, gpu)
 }
