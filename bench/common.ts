@@ -21,8 +21,13 @@ export const cliEnv = (env: Record<string, string>): NodeJS.ProcessEnv => ({
 
 /** Run the real CLI to completion; returns its wall time in seconds. */
 export function runCli(args: string[], env: Record<string, string> = {}): number {
+  return runCliAt(cli, args, env)
+}
+
+/** runCli with another build of the CLI (a baseline revision's `bin/leftright.js`). */
+export function runCliAt(cliPath: string, args: string[], env: Record<string, string> = {}): number {
   const started = performance.now()
-  const r = spawnSync(process.execPath, [cli, ...args], {
+  const r = spawnSync(process.execPath, [cliPath, ...args], {
     env: cliEnv(env),
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,

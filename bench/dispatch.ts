@@ -3,10 +3,11 @@ import { cpus, tmpdir } from 'node:os'
 import path from 'node:path'
 import type { RowDataPacket } from 'mysql2/promise'
 import pino from 'pino'
-import { loadSettings } from '../src/config.js'
-import { dispatch } from '../src/dispatch/dispatch.js'
-import { createTables } from '../src/sink/mysql.js'
-import { ensureLayout, layoutOf } from '../src/spool/layout.js'
+import { loadSettings } from '../src/core/config.js'
+import { dispatch } from '../src/feed/dispatch.js'
+import { createSourceTable } from '../src/feed/source-table.js'
+import { createResultTables } from '../src/sink/mysql-tables.js'
+import { ensureLayout, layoutOf } from '../src/store/layout.js'
 import { benchDatabase, median, quick, table } from './common.js'
 
 /**
@@ -21,7 +22,8 @@ export async function dispatchScenario(): Promise<void> {
   const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-dispatch-'))
   try {
     const settings = loadSettings({}, { LR_MYSQL_URL: db.url, LR_DATA_DIR: work })
-    await createTables(db.pool, settings)
+    await createResultTables(db.pool, settings)
+    await createSourceTable(db.pool, settings)
     const fillStarted = performance.now()
     await db.pool.query(
       `INSERT INTO source_data (mid, content)

@@ -12,8 +12,10 @@
  *   scaling   10k/100k/1M documents: time per document and peak RSS; claim latency with 1k/100k pending
  *   two-boxes two processes in one Kafka group, a GPU service each, vs one
  *   compare   versus-gpu, versus-sink, scaling, two-boxes and status in one run (CI: `compare --quick`)
+ *   ab        this tree vs a baseline revision (--base REV): pool and sink jobs alternated
  *   versus-sink 200k documents, no recognition, into MariaDB: leftright vs BullMQ vs the original vs LOAD DATA
  */
+import { abScenario } from './ab.js'
 import { dispatchScenario } from './dispatch.js'
 import { gpuScenario } from './gpu.js'
 import { poolScenario } from './pool.js'
@@ -24,6 +26,7 @@ import { statusScenario } from './status.js'
 import { versusGpuScenario, versusSinkScenario } from './versus.js'
 
 const scenarios: Record<string, () => Promise<void>> = {
+  ab: abScenario,
   pool: poolScenario,
   sink: sinkScenario,
   prefetch: prefetchScenario,

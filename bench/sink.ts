@@ -2,8 +2,9 @@ import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, hostname, tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Pool, RowDataPacket } from 'mysql2/promise'
-import { loadSettings } from '../src/config.js'
-import { createTables } from '../src/sink/mysql.js'
+import { loadSettings } from '../src/core/config.js'
+import { createSourceTable } from '../src/feed/source-table.js'
+import { createResultTables } from '../src/sink/mysql-tables.js'
 import { benchDatabase, median, quick, runCli, table, writeSampleJsonl } from './common.js'
 
 const BATCH = 100
@@ -26,7 +27,8 @@ export async function sinkScenario(): Promise<void> {
   const rate: Record<string, number[]> = { pool: [], 'row-by-row': [], 'LOAD DATA': [] }
   let enqueueRate = 0
   try {
-    await createTables(db.pool, settings)
+    await createResultTables(db.pool, settings)
+    await createSourceTable(db.pool, settings)
     for (let round = 0; round < rounds; round++) {
       // pool: the batches are enqueued first (not timed), then the whole CLI run is timed.
       await reset(db.pool)

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { hostname, tmpdir } from 'node:os'
 import path from 'node:path'
-import { defaults } from '../src/config.js'
-import { encodeBatch } from '../src/spool/batch-file.js'
-import { ensureLayout, layoutOf, leftFile, markerFile, newBatchId } from '../src/spool/layout.js'
-import { collectStatus } from '../src/status/collect.js'
+import { defaults } from '../src/core/config.js'
+import { collectStatus } from '../src/ops/status.js'
+import { encodeBatch } from '../src/store/batch-file.js'
+import { ensureLayout, layoutOf, leftFile, newBatchId } from '../src/store/layout.js'
 import { median, quick, table } from './common.js'
 
 const opts = { staleMs: defaults.staleMs, minFreeDisk: defaults.minFreeDisk }
@@ -45,7 +45,7 @@ export async function statusScenario(): Promise<void> {
     try {
       const layout = layoutOf(dir)
       await ensureLayout(layout)
-      for (let i = 0; i < n; i++) writeFileSync(markerFile(layout, newBatchId()), doneMarker(i))
+      for (let i = 0; i < n; i++) writeFileSync(markerPathOf(layout, newBatchId()), doneMarker(i))
       const docs = Array.from({ length: 100 }, (_, i) => ({ doc_id: `d${i}`, text: 'Jack Ma in Hangzhou' }))
       for (let i = 0; i < 100; i++) {
         const id = newBatchId()
@@ -55,7 +55,7 @@ export async function statusScenario(): Promise<void> {
       const warmRuns: number[] = []
       for (let i = 0; i < 3; i++) warmRuns.push(await timeMs(() => collectStatus(layout, opts)))
       const warm = median(warmRuns)
-      for (let i = 0; i < 100; i++) writeFileSync(markerFile(layout, newBatchId()), doneMarker(i))
+      for (let i = 0; i < 100; i++) writeFileSync(markerPathOf(layout, newBatchId()), doneMarker(i))
       const warmPlus = await timeMs(() => collectStatus(layout, opts))
       rows.push([
         n.toLocaleString('en'),
@@ -81,4 +81,8 @@ export async function statusScenario(): Promise<void> {
       rows,
     ),
   )
+}
+
+function markerPathOf(layout: { right: string }, id: string): string {
+  return path.join(layout.right, id)
 }

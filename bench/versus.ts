@@ -4,9 +4,10 @@ import path from 'node:path'
 import type { RowDataPacket } from 'mysql2/promise'
 import pino from 'pino'
 import { startMockGpu } from '../scripts/mock-gpu.js'
-import { loadSettings } from '../src/config.js'
-import { createKafkaClient } from '../src/kafka/client.js'
-import { createTables } from '../src/sink/mysql.js'
+import { createKafkaClient } from '../src/adapters/kafka.js'
+import { loadSettings } from '../src/core/config.js'
+import { createSourceTable } from '../src/feed/source-table.js'
+import { createResultTables } from '../src/sink/mysql-tables.js'
 import { freshTopic, produce, startKafka } from '../test/services.js'
 import { benchDatabase, cli, quick, root, runTimed, sampleDocs, table, writeSampleJsonl } from './common.js'
 import { loadData, sameRows } from './sink.js'
@@ -107,7 +108,8 @@ export async function versusGpuScenario(): Promise<void> {
       await produce(kafka, topic, values)
       const db = await benchDatabase('versus')
       try {
-        await createTables(db.pool, loadSettings({}, { LR_MYSQL_URL: db.url }))
+        await createResultTables(db.pool, loadSettings({}, { LR_MYSQL_URL: db.url }))
+        await createSourceTable(db.pool, loadSettings({}, { LR_MYSQL_URL: db.url }))
         gpu.resetStats()
         const r = await c.run(topic, db.url)
         const s = gpu.stats()
@@ -237,7 +239,8 @@ export async function versusSinkScenario(): Promise<void> {
     for (const c of contenders) {
       const db = await benchDatabase('vsink')
       try {
-        await createTables(db.pool, settings)
+        await createResultTables(db.pool, settings)
+        await createSourceTable(db.pool, settings)
         const r = await c.run(db.url)
         rows.push({ name: c.name, ...r, docs: await count(db.pool) })
       } finally {
@@ -246,7 +249,8 @@ export async function versusSinkScenario(): Promise<void> {
     }
     const db = await benchDatabase('vsink')
     try {
-      await createTables(db.pool, settings)
+      await createResultTables(db.pool, settings)
+      await createSourceTable(db.pool, settings)
       const tsv = path.join(work, 'rows.tsv')
       writeFileSync(
         tsv,

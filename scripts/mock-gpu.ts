@@ -12,8 +12,8 @@
 import http from 'node:http'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { AhoCorasick } from '../src/pipeline/builtin/aho-corasick.js'
-import { loadDictionary } from '../src/pipeline/dictionary.js'
+import { loadDictionary } from '../src/adapters/entities-tsv.js'
+import { AhoCorasick } from '../src/recognize/builtin/aho-corasick.js'
 
 export type OverCapacity = 'reset' | '503' | '429' | 'queue'
 

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { TestContext } from 'node:test'
-import type { Marker } from '../src/claim/marker.js'
+import type { Marker } from '../src/store/markers.js'
 
 export const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..')
 export const cliPath = path.join(repoRoot, 'bin', 'leftright.js')
@@ -117,3 +117,6 @@ export function resultCounts(dataDir: string): Map<string, number> {
   }
   return counts
 }
+
+/** right/<id>: tests write, read and backdate markers by hand to set up the states they check. */
+export const markerPath = (layout: { right: string }, id: string): string => path.join(layout.right, id)

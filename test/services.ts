@@ -4,7 +4,7 @@ import net from 'node:net'
 import { after, before, type TestContext } from 'node:test'
 import mysql, { type Pool } from 'mysql2/promise'
 import pino from 'pino'
-import { createKafkaClient, type KafkaClient } from '../src/kafka/client.js'
+import { createKafkaClient, type KafkaClient } from '../src/adapters/kafka.js'
 
 const MYSQL_ROOT = { host: '127.0.0.1', port: 3306, user: 'root', password: '' }
 

@@ -13,7 +13,7 @@ import { hostname, tmpdir } from 'node:os'
 import path from 'node:path'
 import mysql from 'mysql2/promise'
 import pino from 'pino'
-import { createKafkaClient } from '../../src/kafka/client.js'
+import { createKafkaClient } from '../../src/adapters/kafka.js'
 
 type Doc = { doc_id: string; text: string }
 interface Config {

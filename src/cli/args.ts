@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
-import { settingFlags } from '../config.js'
-import { ErrorCodes, LrError } from '../errors.js'
+import { settingFlags } from '../core/config.js'
+import { UsageError } from '../core/errors.js'
 
 export interface ParsedArgs {
   command: string
@@ -30,7 +30,7 @@ export function parseCli(argv: string[]): ParsedArgs {
     })
     return { command, flags: values as ParsedArgs['flags'], positionals }
   } catch (err) {
-    throw new LrError(ErrorCodes.usage, (err as Error).message.split('\n')[0] ?? 'bad arguments')
+    throw new UsageError((err as Error).message.split('\n')[0] ?? 'bad arguments')
   }
 }
 

@@ -1,23 +1,24 @@
 import { SingleBar } from 'cli-progress'
-import { loadSettings } from '../config.js'
-import { type DispatchTarget, dispatch, leftTarget } from '../dispatch/dispatch.js'
-import { ErrorCodes, LrError } from '../errors.js'
-import { createKafkaClient } from '../kafka/client.js'
-import { Releasers } from '../lifecycle/releasers.js'
-import { createLogger } from '../log.js'
-import { createMysqlPool, createTables } from '../sink/mysql.js'
-import { ensureLayout, layoutOf } from '../spool/layout.js'
+import { createKafkaClient } from '../adapters/kafka.js'
+import { createMysqlPool } from '../adapters/mysql.js'
+import { loadSettings } from '../core/config.js'
+import { ConfigError } from '../core/errors.js'
+import { createLogger } from '../core/log.js'
+import { Releasers } from '../core/releasers.js'
+import { type DispatchTarget, dispatch, leftTarget } from '../feed/dispatch.js'
+import { createSourceTable } from '../feed/source-table.js'
+import { createResultTables } from '../sink/mysql-tables.js'
+import { ensureLayout, layoutOf } from '../store/layout.js'
 import type { ParsedArgs } from './args.js'
 
 export async function runDispatch(args: ParsedArgs): Promise<number> {
   const settings = loadSettings(args.flags)
-  if (!settings.mysqlUrl)
-    throw new LrError(ErrorCodes.config, 'dispatch needs LR_MYSQL_URL (the source_data database)')
+  if (!settings.mysqlUrl) throw new ConfigError('dispatch needs LR_MYSQL_URL (the source_data database)')
   const toLeft = args.flags['to-left'] === true
   if (!toLeft && !settings.kafkaBrokers) {
-    throw new LrError(ErrorCodes.config, 'dispatch needs LR_KAFKA_BROKERS, or --to-left to write batch files')
+    throw new ConfigError('dispatch needs LR_KAFKA_BROKERS, or --to-left to write batch files')
   }
-  const log = createLogger().child({ component: 'dispatch' })
+  const log = createLogger(settings).child({ component: 'dispatch' })
   const layout = layoutOf(settings.dataDir)
   await ensureLayout(layout)
   const releasers = new Releasers()
@@ -28,7 +29,8 @@ export async function runDispatch(args: ParsedArgs): Promise<number> {
   try {
     const pool = createMysqlPool(settings.mysqlUrl, 2)
     releasers.push('mysql', () => pool.end())
-    await createTables(pool, settings)
+    await createResultTables(pool, settings)
+    await createSourceTable(pool, settings)
     let target: DispatchTarget
     if (toLeft) {
       target = leftTarget(layout, settings.batchSize)

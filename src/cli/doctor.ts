@@ -1,5 +1,5 @@
-import { loadSettings } from '../config.js'
-import { doctorChecks } from '../doctor/checks.js'
+import { loadSettings } from '../core/config.js'
+import { doctorChecks } from '../ops/doctor.js'
 import type { ParsedArgs } from './args.js'
 
 /** One line per check; exit 0 only when every check that applies passes. */

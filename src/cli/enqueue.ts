@@ -1,16 +1,15 @@
 import { SingleBar } from 'cli-progress'
-import { loadSettings } from '../config.js'
-import { ErrorCodes, LrError } from '../errors.js'
-import { enqueueFiles } from '../ingest/enqueue.js'
-import { createLogger } from '../log.js'
-import { layoutOf } from '../spool/layout.js'
+import { loadSettings } from '../core/config.js'
+import { UsageError } from '../core/errors.js'
+import { createLogger } from '../core/log.js'
+import { enqueueFiles } from '../feed/enqueue.js'
+import { layoutOf } from '../store/layout.js'
 import type { ParsedArgs } from './args.js'
 
 export async function runEnqueue(args: ParsedArgs): Promise<number> {
   const settings = loadSettings(args.flags)
-  if (args.positionals.length === 0)
-    throw new LrError(ErrorCodes.usage, 'enqueue needs one or more FILE.jsonl')
-  const log = createLogger().child({ component: 'enqueue' })
+  if (args.positionals.length === 0) throw new UsageError('enqueue needs one or more FILE.jsonl')
+  const log = createLogger(settings).child({ component: 'enqueue' })
   const startedAt = performance.now()
   // A progress bar on a terminal; logs only otherwise.
   const bar = process.stdout.isTTY

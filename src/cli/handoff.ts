@@ -1,18 +1,15 @@
-import { loadSettings } from '../config.js'
-import { ErrorCodes, LrError } from '../errors.js'
-import { handoff } from '../handoff/handoff.js'
-import { installSignals } from '../lifecycle/signals.js'
-import { createLogger } from '../log.js'
-import { ensureLayout, layoutOf } from '../spool/layout.js'
+import { loadSettings } from '../core/config.js'
+import { UsageError } from '../core/errors.js'
+import { createLogger } from '../core/log.js'
+import { installSignals } from '../core/signals.js'
+import { handoff } from '../feed/handoff.js'
+import { ensureLayout, layoutOf } from '../store/layout.js'
 import type { ParsedArgs } from './args.js'
 
 function intFlag(value: string | boolean | undefined, name: string, fallback: number | null): number {
   if (value === undefined && fallback !== null) return fallback
   if (typeof value !== 'string' || !/^\d+$/.test(value)) {
-    throw new LrError(
-      ErrorCodes.usage,
-      `--${name}: expected a whole number (got ${JSON.stringify(value ?? '')})`,
-    )
+    throw new UsageError(`--${name}: expected a whole number (got ${JSON.stringify(value ?? '')})`)
   }
   return Number(value)
 }
@@ -22,11 +19,11 @@ export async function runHandoff(args: ParsedArgs): Promise<number> {
   const settings = loadSettings(args.flags)
   const to = args.flags.to
   if (typeof to !== 'string' || to.trim() === '') {
-    throw new LrError(ErrorCodes.usage, 'handoff needs --to DEST (a folder, or host:path/left/ for rsync)')
+    throw new UsageError('handoff needs --to DEST (a folder, or host:path/left/ for rsync)')
   }
   const count = intFlag(args.flags.count, 'count', null)
   const bwlimitKiBps = intFlag(args.flags.bwlimit, 'bwlimit', 0)
-  const log = createLogger().child({ component: 'handoff' })
+  const log = createLogger(settings).child({ component: 'handoff' })
   const layout = layoutOf(settings.dataDir)
   await ensureLayout(layout)
   const controller = new AbortController()

@@ -1,4 +1,5 @@
-import { ErrorCodes, isLrError } from '../errors.js'
+import { unknownEnv } from '../core/config.js'
+import { ErrorCodes, isLrError } from '../core/errors.js'
 import { parseCli, usage } from './args.js'
 import { runDispatch } from './dispatch.js'
 import { runDoctor } from './doctor.js'
@@ -10,6 +11,11 @@ import { runStatus } from './status.js'
 
 async function main(argv: string[]): Promise<number> {
   const args = parseCli(argv)
+  for (const { name, closest } of unknownEnv()) {
+    process.stderr.write(
+      `leftright: warning: ${name} is not a setting (did you mean ${closest}?); it is ignored\n`,
+    )
+  }
   if (args.flags.help || args.command === 'help' || args.command === '--help') {
     process.stdout.write(`${usage}\n`)
     return 0

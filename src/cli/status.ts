@@ -1,7 +1,8 @@
-import { loadSettings } from '../config.js'
-import { sleep } from '../lifecycle/sleep.js'
-import { layoutOf } from '../spool/layout.js'
-import { collectStatus, formatStatus } from '../status/collect.js'
+import { loadSettings } from '../core/config.js'
+import { sleep } from '../core/sleep.js'
+import { collectStatus } from '../ops/status.js'
+import { formatStatus } from '../ops/status-format.js'
+import { layoutOf } from '../store/layout.js'
 import type { ParsedArgs } from './args.js'
 
 export async function runStatus(args: ParsedArgs): Promise<number> {

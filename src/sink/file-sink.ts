@@ -1,10 +1,8 @@
 import { hostname } from 'node:os'
-import path from 'node:path'
-import { ErrorCodes, LrError } from '../errors.js'
-import type { DocResult } from '../pipeline/types.js'
-import { writeFileAtomic } from '../spool/atomic.js'
-import type { Layout } from '../spool/layout.js'
-import type { DocFailure, Sink } from './types.js'
+import type { DocFailure, DocResult, Sink } from '../core/contracts.js'
+import { errnoCode, SinkError } from '../core/errors.js'
+import { writeFileAtomic } from '../store/atomic.js'
+import { type Layout, resultsFile } from '../store/layout.js'
 
 /**
  * The default sink when LR_MYSQL_URL is unset: results/<batch>.jsonl, one record
@@ -13,12 +11,9 @@ import type { DocFailure, Sink } from './types.js'
  */
 export class FileSink implements Sink {
   readonly kind = 'file'
-  private readonly dir: string
   private readonly host = hostname()
 
-  constructor(layout: Layout) {
-    this.dir = layout.results
-  }
+  constructor(private readonly layout: Layout) {}
 
   async init(): Promise<void> {}
 
@@ -33,20 +28,14 @@ export class FileSink implements Sink {
       }),
     )
     try {
-      await writeFileAtomic(
-        path.join(this.dir, `${batchId}.jsonl`),
-        lines.length ? `${lines.join('\n')}\n` : '',
-      )
+      await writeFileAtomic(resultsFile(this.layout, batchId), lines.length ? `${lines.join('\n')}\n` : '')
     } catch (err) {
       // A full disk or a missing folder can clear up: retry with the claim kept.
-      throw new LrError(
-        ErrorCodes.sink,
-        `batch ${batchId}: writing results failed (${(err as Error).message})`,
-        {
-          cause: err,
-          retryable: true,
-        },
-      )
+      throw new SinkError(`batch ${batchId}: writing results failed (${(err as Error).message})`, {
+        cause: err,
+        retryable: true,
+        driverCode: errnoCode(err),
+      })
     }
   }
 

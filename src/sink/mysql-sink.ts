@@ -1,11 +1,17 @@
 import { hostname } from 'node:os'
 import type { Pool } from 'mysql2/promise'
-import type { Settings } from '../config.js'
-import { backoffMs, sleep } from '../lifecycle/sleep.js'
-import type { Logger } from '../log.js'
-import type { DocResult } from '../pipeline/types.js'
-import { createMysqlPool, createTables, sinkError } from './mysql.js'
-import type { DocFailure, Sink } from './types.js'
+import { createMysqlPool, mysqlFailure } from '../adapters/mysql.js'
+import type { Settings } from '../core/config.js'
+import type { DocFailure, DocResult, Sink } from '../core/contracts.js'
+import { SinkError } from '../core/errors.js'
+import type { Logger } from '../core/log.js'
+import { retry } from '../core/retry.js'
+import { createResultTables } from './mysql-tables.js'
+
+const sinkError = (err: unknown, what: string): SinkError => {
+  const f = mysqlFailure(err, what)
+  return new SinkError(f.message, f)
+}
 
 /** Rows per INSERT statement, and a byte budget well under the default max_allowed_packet (16 MiB). */
 const ROWS_PER_STATEMENT = 1000
@@ -30,17 +36,22 @@ export class MysqlSink implements Sink {
   }
 
   async init(): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await createTables(this.pool, this.settings)
-        return
-      } catch (err) {
-        const e = sinkError(err, 'creating tables')
-        if (!e.retryable || attempt + 1 >= INIT_ATTEMPTS) throw e
-        this.log.warn({ err: e.message, attempt: attempt + 1 }, 'MySQL not ready; retrying')
-        await sleep(backoffMs(attempt, 500, 5000))
-      }
-    }
+    await retry(
+      'creating the result tables',
+      async () => {
+        try {
+          await createResultTables(this.pool, this.settings)
+        } catch (err) {
+          throw sinkError(err, 'creating tables')
+        }
+      },
+      {
+        attempts: INIT_ATTEMPTS,
+        baseMs: 500,
+        capMs: 5000,
+        onRetry: ({ err, attempt }) => this.log.warn({ err, attempt }, 'MySQL not ready; retrying'),
+      },
+    )
   }
 
   async write(batchId: string, results: DocResult[]): Promise<void> {

@@ -1,0 +1,221 @@
+/**
+ * The only module that knows the Kafka client library (kafkajs). Everything
+ * else sees these small interfaces, so the client can be swapped.
+ */
+import { type Consumer, Kafka, logLevel, type Producer } from 'kafkajs'
+import type { Logger } from '../core/log.js'
+
+export interface KafkaMessage {
+  partition: number
+  offset: string
+  value: Buffer | null
+}
+
+export interface MessageBatchContext {
+  topic: string
+  partition: number
+  messages: KafkaMessage[]
+  /** Keep the group session alive during long work; throws when a rebalance needs this consumer to stop. */
+  heartbeat(): Promise<void>
+  /** Commit "next offset to read" = last handled offset + 1, for this partition. */
+  commit(lastOffset: string): Promise<void>
+  isRunning(): boolean
+}
+
+export interface GroupConsumer {
+  run(onBatch: (ctx: MessageBatchContext) => Promise<void>): Promise<void>
+  stop(): Promise<void>
+}
+
+export interface KafkaClient {
+  consumer(
+    groupId: string,
+    topic: string,
+    opts?: { maxWaitMs?: number; maxBytes?: number; sessionTimeoutMs?: number },
+  ): Promise<GroupConsumer>
+  producer(): Promise<JsonProducer>
+  /** Partition -> end offset (high watermark) now. */
+  endOffsets(topic: string): Promise<Map<number, bigint>>
+  /** Partition -> the group's committed offset (-1 when none). */
+  committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>>
+  /** For `doctor`: does the topic exist (without creating it), its partitions, and the group's state. */
+  describe(
+    topic: string,
+    groupId: string,
+  ): Promise<{ topicExists: boolean; partitions: number; groupState: string }>
+  /** Make sure the topic exists (fetching its metadata auto-creates it on brokers that allow it). */
+  ensureTopic(topic: string): Promise<void>
+  close(): Promise<void>
+}
+
+export interface JsonProducer {
+  /** Send values and resolve once every broker acknowledged them (acks=all). */
+  send(topic: string, values: string[]): Promise<void>
+  close(): Promise<void>
+}
+
+function kafkaLogger(log: Logger) {
+  return () =>
+    ({ level, log: entry }: { level: number; log: { message: string } & Record<string, unknown> }) => {
+      const { message, timestamp: _t, logger: _l, ...rest } = entry
+      if (level === logLevel.ERROR) log.error(rest, message)
+      else if (level === logLevel.WARN) log.warn(rest, message)
+      else log.debug(rest, message)
+    }
+}
+
+export function createKafkaClient(
+  brokers: string[],
+  log: Logger,
+  clientId = 'leftright',
+  opts: { retries?: number; connectionTimeoutMs?: number } = {},
+): KafkaClient {
+  process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1'
+  const kafka = new Kafka({
+    clientId,
+    brokers,
+    logLevel: logLevel.WARN,
+    logCreator: kafkaLogger(log),
+    retry: { retries: opts.retries ?? 8, initialRetryTime: 200 },
+    ...(opts.connectionTimeoutMs ? { connectionTimeout: opts.connectionTimeoutMs } : {}),
+  })
+  const closers: (() => Promise<void>)[] = []
+  let admin: ReturnType<Kafka['admin']> | null = null
+  const getAdmin = async () => {
+    if (!admin) {
+      const a = kafka.admin()
+      await a.connect()
+      admin = a
+      closers.push(() => a.disconnect())
+    }
+    return admin
+  }
+
+  return {
+    async consumer(groupId, topic, opts = {}) {
+      const sessionTimeout = opts.sessionTimeoutMs ?? 30_000
+      const make = (): Consumer =>
+        kafka.consumer({
+          groupId,
+          maxWaitTimeInMs: opts.maxWaitMs ?? 500,
+          maxBytes: opts.maxBytes ?? 10 * 1024 * 1024,
+          sessionTimeout,
+          // How long a rebalance waits for members to rejoin: a killed member never does. Ours
+          // leave eachBatch at their next heartbeat, so the session timeout is long enough.
+          rebalanceTimeout: sessionTimeout,
+          heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
+        })
+      let consumer = make()
+      let stopped = false
+      let restartTimer: NodeJS.Timeout | null = null
+      let onBatch: ((ctx: MessageBatchContext) => Promise<void>) | null = null
+
+      const runOnce = async (c: Consumer): Promise<void> => {
+        // kafkajs restarts a crashed consumer itself only for errors it deems retriable (a SyncGroup
+        // refused while two members join at once is not). A box whose consumer stopped for good would
+        // sit idle, so start a fresh one.
+        c.on(c.events.CRASH, ({ payload }) => {
+          if (payload.restart || stopped) return
+          log.error({ err: payload.error }, 'Kafka consumer stopped after an error; starting a new one in 1s')
+          restartTimer = setTimeout(async () => {
+            // Leave the group first: a member that just vanishes holds up every rebalance
+            // for the whole session timeout, while the coordinator waits for it to rejoin.
+            await c.disconnect().catch(() => {})
+            if (stopped) return
+            consumer = make()
+            runOnce(consumer).catch((err: unknown) => log.error({ err }, 'consumer restart failed'))
+          }, 1000)
+        })
+        await c.connect()
+        await c.subscribe({ topic, fromBeginning: true })
+        await c.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: 1,
+          eachBatch: async ({ batch, heartbeat, resolveOffset, isRunning, isStale }) => {
+            if (batch.isEmpty() || isStale() || !onBatch) return
+            await onBatch({
+              topic: batch.topic,
+              partition: batch.partition,
+              messages: batch.messages.map((m) => ({
+                partition: batch.partition,
+                offset: m.offset,
+                value: m.value,
+              })),
+              heartbeat,
+              isRunning: () => isRunning() && !isStale() && !stopped,
+              commit: async (lastOffset) => {
+                await c.commitOffsets([
+                  {
+                    topic: batch.topic,
+                    partition: batch.partition,
+                    offset: (BigInt(lastOffset) + 1n).toString(),
+                  },
+                ])
+                resolveOffset(lastOffset)
+              },
+            })
+          },
+        })
+      }
+      return {
+        run: async (handler) => {
+          onBatch = handler
+          await runOnce(consumer)
+        },
+        stop: async () => {
+          stopped = true
+          if (restartTimer) clearTimeout(restartTimer)
+          await consumer.disconnect()
+        },
+      }
+    },
+    async producer() {
+      const producer: Producer = kafka.producer({ allowAutoTopicCreation: true })
+      await producer.connect()
+      return {
+        send: async (topic, values) => {
+          await producer.send({ topic, acks: -1, messages: values.map((value) => ({ value })) })
+        },
+        close: () => producer.disconnect(),
+      }
+    },
+    async endOffsets(topic) {
+      const offsets = await (await getAdmin()).fetchTopicOffsets(topic)
+      return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]))
+    },
+    async committedOffsets(groupId, topic) {
+      const [entry] = await (await getAdmin()).fetchOffsets({ groupId, topics: [topic] })
+      return new Map((entry?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]))
+    },
+    async describe(topic, groupId) {
+      const a = await getAdmin()
+      const topics = await a.listTopics()
+      const topicExists = topics.includes(topic)
+      const partitions = topicExists
+        ? ((await a.fetchTopicMetadata({ topics: [topic] })).topics[0]?.partitions.length ?? 0)
+        : 0
+      // Some brokers (librdkafka's mock among them) do not answer DescribeGroups: not a failure.
+      const groupState = await a.describeGroups([groupId]).then(
+        (g) => g.groups[0]?.state ?? 'Unknown',
+        () => 'not described by this broker',
+      )
+      return { topicExists, partitions, groupState }
+    },
+    async ensureTopic(topic) {
+      const a = await getAdmin()
+      for (let i = 0; i < 20; i++) {
+        try {
+          await a.fetchTopicMetadata({ topics: [topic] })
+          return
+        } catch {
+          await new Promise((r) => setTimeout(r, 250))
+        }
+      }
+      await a.fetchTopicMetadata({ topics: [topic] })
+    },
+    async close() {
+      for (const close of closers.reverse()) await close().catch(() => {})
+    },
+  }
+}

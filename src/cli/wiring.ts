@@ -1,0 +1,86 @@
+import type { Settings } from '../core/config.js'
+import type { PipelineObserver } from '../core/contracts.js'
+import type { Logger } from '../core/log.js'
+import type { Releasers } from '../core/releasers.js'
+import { createMapper } from '../map/create.js'
+import { writeGpuStateEverySecond } from '../ops/gpu-state.js'
+import { Janitor, janitorOptions } from '../ops/janitor.js'
+import { createRecognizer } from '../recognize/create.js'
+import { GpuCap } from '../recognize/gpu-cap.js'
+import { createSink } from '../sink/create.js'
+import { ensureLayout, layoutOf } from '../store/layout.js'
+import { ClaimQueue } from '../work/claim-queue.js'
+import { WorkerPool } from '../work/pool.js'
+
+/**
+ * The one place that builds the worker side of a process: recognizer, sink,
+ * mapper, claim queue, janitor, GPU cap and the pool, each released in reverse
+ * by `releasers` (so a failure half-way releases what was built).
+ */
+export async function startWorkers(opts: {
+  settings: Settings
+  log: Logger
+  releasers: Releasers
+  untilDrained: boolean
+  observer?: PipelineObserver
+}): Promise<{ pool: WorkerPool; gpuCap: GpuCap }> {
+  const { settings, log, releasers } = opts
+  const layout = layoutOf(settings.dataDir)
+  await ensureLayout(layout)
+  const recognizer = createRecognizer(settings)
+  releasers.push('recognizer', () => recognizer.close())
+  const sink = createSink(settings, layout, log.child({ component: 'sink' }))
+  releasers.push('sink', () => sink.close())
+  await sink.init()
+  // After the sink: its init waits for MySQL to come up.
+  const mapper = createMapper(settings, log.child({ component: 'mapper' }))
+  releasers.push('mapper', () => mapper.close())
+  await mapper.init()
+  const queue = new ClaimQueue({
+    layout,
+    log: log.child({ component: 'claim' }),
+    rescanMs: settings.rescanMs,
+  })
+  releasers.push('queue', () => queue.stop())
+  await queue.start()
+  // The janitor puts back claims whose worker died, so the pool (and --once) never waits on them forever.
+  const janitor = new Janitor(janitorOptions(settings, layout, log, () => queue.refreshAndWake()))
+  releasers.push('janitor', () => janitor.stop())
+  await janitor.start()
+  const gpuCap = new GpuCap({ max: settings.gpuConcurrency })
+  releasers.push('gpu-state', writeGpuStateEverySecond(layout, gpuCap, log))
+  const pool = new WorkerPool({
+    deps: {
+      layout,
+      recognizer,
+      gpuCap,
+      mapper,
+      sink,
+      log: log.child({ component: 'pipeline' }),
+      docsPerCall: settings.nerDocsPerCall,
+      recognizeAttempts: settings.nerAttempts,
+      ...(opts.observer ? { observer: opts.observer } : {}),
+    },
+    queue,
+    log: log.child({ component: 'worker' }),
+    workers: settings.workers,
+    heartbeatMs: Math.min(settings.heartbeatMs, Math.max(10, Math.floor(settings.staleMs / 4))),
+    badGraceMs: settings.badGraceMs,
+    archiveDays: settings.archiveDays,
+    shutdownGraceMs: settings.shutdownGraceMs,
+    untilDrained: opts.untilDrained,
+  })
+  releasers.push('pool', () => pool.stop())
+  await pool.start()
+  log.info(
+    {
+      workers: settings.workers,
+      gpuConcurrency: settings.gpuConcurrency,
+      recognizer: recognizer.kind,
+      sink: sink.kind,
+      mapping: mapper.kind,
+    },
+    'workers started',
+  )
+  return { pool, gpuCap }
+}

@@ -1,0 +1,99 @@
+import type { Pool, RowDataPacket } from 'mysql2/promise'
+import type { Settings } from '../core/config.js'
+import type { Doc } from '../core/contracts.js'
+import type { Logger } from '../core/log.js'
+import { writeNewBatch } from '../store/batches.js'
+import { dispatchCheckpointFile, type Layout } from '../store/layout.js'
+import { loadCheckpoint, saveCheckpoint } from './dispatch-checkpoint.js'
+
+/** Where dispatched documents go: a Kafka topic, or batch files in left/. */
+export interface DispatchTarget {
+  readonly name: string
+  /** Resolve only once the target has the documents durably (Kafka acks, fsynced files). */
+  send(docs: Doc[]): Promise<void>
+}
+
+export interface DispatchProgress {
+  sent: number
+  total: number
+  lastId: number
+  maxId: number
+}
+
+export interface DispatchResult extends DispatchProgress {
+  pages: number
+  pageMs: number[]
+}
+
+/**
+ * source rows without a result -> target. Keyset paging by id inside id
+ * "bricks" (never OFFSET): each page is `id > last AND id <= brick end AND no
+ * result row`, LIMIT pageSize. After each page is acknowledged, the checkpoint
+ * moves to its last id; a rerun continues from there.
+ */
+export async function dispatch(opts: {
+  pool: Pool
+  settings: Settings
+  layout: Layout
+  target: DispatchTarget
+  log: Logger
+  signal: AbortSignal
+  onProgress?: (p: DispatchProgress) => void
+}): Promise<DispatchResult> {
+  const { pool, settings: s, target, signal } = opts
+  const file = dispatchCheckpointFile(opts.layout, s.mysqlSourceTable, target.name)
+  const cp = await loadCheckpoint(file)
+  let lastId = cp?.lastId ?? 0
+  let sent = cp?.sent ?? 0
+  const [[maxRow]] = await pool.query<RowDataPacket[]>('SELECT COALESCE(MAX(id), 0) AS maxId FROM ??', [
+    s.mysqlSourceTable,
+  ])
+  const maxId = Number(maxRow?.maxId ?? 0)
+  const [[countRow]] = await pool.query<RowDataPacket[]>(
+    'SELECT COUNT(*) AS n FROM ?? s LEFT JOIN ?? r ON r.doc_id = s.mid WHERE s.id > ? AND s.id <= ? AND r.doc_id IS NULL',
+    [s.mysqlSourceTable, s.mysqlResultsTable, lastId, maxId],
+  )
+  const total = sent + Number(countRow?.n ?? 0)
+  opts.log.info({ from: lastId, maxId, toSend: total - sent, target: target.name }, 'dispatch starting')
+  const result: DispatchResult = { sent, total, lastId, maxId, pages: 0, pageMs: [] }
+
+  while (lastId < maxId && !signal.aborted) {
+    const brickEnd = Math.min(maxId, (Math.floor(lastId / s.dispatchBrickSize) + 1) * s.dispatchBrickSize)
+    const started = performance.now()
+    const [rows] = await pool.query<RowDataPacket[]>(
+      `SELECT s.id, s.mid, s.content FROM ?? s LEFT JOIN ?? r ON r.doc_id = s.mid
+       WHERE s.id > ? AND s.id <= ? AND r.doc_id IS NULL ORDER BY s.id LIMIT ?`,
+      [s.mysqlSourceTable, s.mysqlResultsTable, lastId, brickEnd, s.dispatchPageSize],
+    )
+    if (rows.length > 0) {
+      await target.send(rows.map((r) => ({ doc_id: String(r.mid), text: String(r.content) })))
+      sent += rows.length
+    }
+    result.pageMs.push(performance.now() - started)
+    result.pages++
+    // A short page means the brick is exhausted: continue at its end.
+    lastId = rows.length < s.dispatchPageSize ? brickEnd : Number((rows[rows.length - 1] as RowDataPacket).id)
+    await saveCheckpoint(file, {
+      source: s.mysqlSourceTable,
+      target: target.name,
+      lastId,
+      sent,
+      updatedAt: new Date().toISOString(),
+    })
+    Object.assign(result, { sent, lastId })
+    opts.onProgress?.({ sent, total, lastId, maxId })
+  }
+  return result
+}
+
+/** `--to-left`: batch files of batchSize documents, each written durably. */
+export function leftTarget(layout: Layout, batchSize: number): DispatchTarget {
+  return {
+    name: 'left',
+    async send(docs) {
+      for (let i = 0; i < docs.length; i += batchSize) {
+        await writeNewBatch(layout, docs.slice(i, i + batchSize), 'dispatch')
+      }
+    },
+  }
+}

@@ -1,0 +1,101 @@
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import path from 'node:path'
+import { createInterface } from 'node:readline'
+import type { Doc } from '../core/contracts.js'
+import type { Logger } from '../core/log.js'
+import { acceptDoc } from '../store/batch-file.js'
+import { writeNewBatch } from '../store/batches.js'
+import { ensureLayout, type Layout } from '../store/layout.js'
+import { writeDead } from '../store/set-aside.js'
+
+export interface EnqueueOptions {
+  layout: Layout
+  batchSize: number
+  maxTextBytes: number
+  log: Logger
+  signal?: AbortSignal
+  /** Called after each batch file is written: input bytes read so far, of all files, and documents. */
+  onProgress?: (p: { bytesRead: number; totalBytes: number; docs: number }) => void
+}
+
+export interface EnqueueResult {
+  files: number
+  lines: number
+  docs: number
+  batches: number
+  dead: number
+  bytes: number
+}
+
+const RAW_KEEP_CHARS = 10_000
+
+/** Parse one JSONL line into a document, or say why not. */
+export function parseDocLine(line: string, maxTextBytes: number): { doc: Doc } | { reason: string } {
+  let value: unknown
+  try {
+    value = JSON.parse(line)
+  } catch (err) {
+    return { reason: `not valid JSON (${(err as Error).message})` }
+  }
+  return acceptDoc(value, maxTextBytes)
+}
+
+/**
+ * Split JSONL files (`{"doc_id": ..., "text": ...}` per line) into batch files
+ * of `batchSize` documents in left/. A bad line goes to dead/ with its file,
+ * line number and reason; the rest goes on.
+ */
+export async function enqueueFiles(files: string[], opts: EnqueueOptions): Promise<EnqueueResult> {
+  const { layout, log } = opts
+  await ensureLayout(layout)
+  const result: EnqueueResult = { files: 0, lines: 0, docs: 0, batches: 0, dead: 0, bytes: 0 }
+  let pending: Doc[] = []
+  let totalBytes = 0
+  for (const file of files) totalBytes += (await stat(file).catch(() => ({ size: 0 }))).size
+  let doneBytes = 0
+  let current: ReturnType<typeof createReadStream> | null = null
+  const flush = async (source: string): Promise<void> => {
+    if (pending.length === 0) return
+    result.bytes += (await writeNewBatch(layout, pending, source)).bytes
+    result.batches++
+    result.docs += pending.length
+    pending = []
+    opts.onProgress?.({ bytesRead: doneBytes + (current?.bytesRead ?? 0), totalBytes, docs: result.docs })
+  }
+  for (const file of files) {
+    if (opts.signal?.aborted) break
+    const source = `enqueue:${path.basename(file)}`
+    current = createReadStream(file, 'utf8')
+    const lines = createInterface({
+      input: current,
+      crlfDelay: Number.POSITIVE_INFINITY,
+    })
+    let lineNo = 0
+    for await (const line of lines) {
+      lineNo++
+      if (line.trim() === '') continue
+      result.lines++
+      const parsed = parseDocLine(line, opts.maxTextBytes)
+      if ('reason' in parsed) {
+        result.dead++
+        await writeDead(layout, {
+          stage: 'enqueue',
+          reason: parsed.reason,
+          source: { file: path.resolve(file), line: lineNo },
+          item: line.length > RAW_KEEP_CHARS ? `${line.slice(0, RAW_KEEP_CHARS)}...` : line,
+        })
+        log.warn({ file, line: lineNo, reason: parsed.reason }, 'input line set aside in dead/')
+        continue
+      }
+      pending.push(parsed.doc)
+      if (pending.length >= opts.batchSize) await flush(source)
+      if (opts.signal?.aborted) break
+    }
+    await flush(source)
+    doneBytes += current.bytesRead
+    current = null
+    result.files++
+  }
+  return result
+}

@@ -1,0 +1,174 @@
+import { hostname } from 'node:os'
+import type { GroupConsumer, KafkaClient, KafkaMessage, MessageBatchContext } from '../adapters/kafka.js'
+import type { Settings } from '../core/config.js'
+import type { Doc } from '../core/contracts.js'
+import type { Logger } from '../core/log.js'
+import { retry } from '../core/retry.js'
+import { sleep } from '../core/sleep.js'
+import { writeFileAtomic } from '../store/atomic.js'
+import { writeNewBatch } from '../store/batches.js'
+import { diskState } from '../store/disk.js'
+import { type Layout, stateFiles } from '../store/layout.js'
+import { scanSpool } from '../store/scan.js'
+import { writeDead } from '../store/set-aside.js'
+import { decodeMessage } from './decode-message.js'
+
+export type PauseReason = 'backlog' | 'disk' | null
+
+export interface PrefetchStats {
+  messages: number
+  bytes: number
+  batches: number
+  dead: number
+  paused: PauseReason
+}
+
+const ROOM_POLL_MS = 500
+
+/**
+ * Kafka -> left/. Packs up to batchSize messages into one batch file, writes it
+ * durably, and only then commits the offsets of exactly those messages: a crash
+ * in between re-delivers, never loses. Invalid messages go to dead/ with topic,
+ * partition, offset and reason. Pauses (stops fetching) while left/ is full or
+ * the disk is low.
+ */
+export class Prefetcher {
+  readonly stats: PrefetchStats = { messages: 0, bytes: 0, batches: 0, dead: 0, paused: null }
+  private consumer: GroupConsumer | null = null
+  private readonly stopController = new AbortController()
+  private readonly maxLeft: number
+
+  constructor(
+    private readonly settings: Settings,
+    private readonly layout: Layout,
+    private readonly kafka: KafkaClient,
+    private readonly log: Logger,
+  ) {
+    const maxPending = settings.prefetchMaxPending || settings.workers * 3
+    // left/ also holds the batches being worked on.
+    this.maxLeft = maxPending + settings.workers
+  }
+
+  async start(): Promise<void> {
+    const { kafkaGroup, kafkaTopic, kafkaMaxWaitMs } = this.settings
+    this.consumer = await this.kafka.consumer(kafkaGroup, kafkaTopic, {
+      maxWaitMs: kafkaMaxWaitMs,
+      sessionTimeoutMs: this.settings.kafkaSessionTimeoutMs,
+    })
+    await this.setPaused(null, true)
+    await this.consumer.run((ctx) => this.onBatch(ctx))
+    this.log.info({ topic: kafkaTopic, group: kafkaGroup, maxLeft: this.maxLeft }, 'prefetch started')
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopController.signal.aborted) return
+    this.stopController.abort()
+    await this.consumer?.stop()
+  }
+
+  private async onBatch(ctx: MessageBatchContext): Promise<void> {
+    const size = this.settings.batchSize
+    for (let i = 0; i < ctx.messages.length; i += size) {
+      if (!(await this.waitForRoom(ctx))) return
+      const chunk = ctx.messages.slice(i, i + size)
+      if (!(await this.writeChunk(ctx, chunk))) return
+      await ctx.commit((chunk[chunk.length - 1] as KafkaMessage).offset)
+    }
+  }
+
+  /** Write a chunk's batch file and dead entries. False when stopped before it was durable. */
+  private async writeChunk(ctx: MessageBatchContext, chunk: KafkaMessage[]): Promise<boolean> {
+    const docs: Doc[] = []
+    const dead: { m: KafkaMessage; reason: string }[] = []
+    for (const m of chunk) {
+      const decoded = decodeMessage(m.value, this.settings.maxTextBytes)
+      if ('doc' in decoded) docs.push(decoded.doc)
+      else dead.push({ m, reason: decoded.reason })
+    }
+    const first = (chunk[0] as KafkaMessage).offset
+    const last = (chunk[chunk.length - 1] as KafkaMessage).offset
+    const source = `kafka:${ctx.topic}/${ctx.partition}@${first}-${last}`
+    const stopped = (): boolean => !ctx.isRunning() || this.stopController.signal.aborted
+    try {
+      await retry(
+        `prefetch ${source}`,
+        async () => {
+          // Each dead entry leaves the list only once it is written: a failed write retries the rest.
+          while (dead.length > 0) {
+            const { m, reason } = dead[0] as (typeof dead)[number]
+            await writeDead(this.layout, {
+              stage: 'kafka',
+              reason,
+              source: { topic: ctx.topic, partition: m.partition, offset: m.offset },
+              item: m.value ? m.value.toString('base64') : null,
+            })
+            dead.shift()
+            this.stats.dead++
+            this.log.warn(
+              { topic: ctx.topic, partition: m.partition, offset: m.offset, reason },
+              'message set aside in dead/',
+            )
+          }
+          if (docs.length > 0) {
+            const { bytes } = await writeNewBatch(this.layout, docs, source)
+            this.stats.batches++
+            this.stats.bytes += bytes
+          }
+        },
+        {
+          attempts: Number.POSITIVE_INFINITY,
+          // ENOSPC and friends: nothing committed, nothing half-written (atomic writes). Wait and retry.
+          retryable: () => !stopped(),
+          onRetry: ({ err, attempt }) =>
+            this.log.error({ err, attempt }, 'writing a batch file failed; will retry'),
+          wait: async () => {
+            await this.setPaused('disk')
+            await this.keepAliveFor(ctx, 2000)
+          },
+        },
+        this.stopController.signal,
+      )
+    } catch (err) {
+      if (stopped()) return false
+      throw err
+    }
+    this.stats.messages += chunk.length
+    return true
+  }
+
+  /** Block (keeping the group session alive) while left/ is full or the disk is low. */
+  private async waitForRoom(ctx: MessageBatchContext): Promise<boolean> {
+    for (;;) {
+      if (!ctx.isRunning() || this.stopController.signal.aborted) return false
+      const reason = await this.pauseReason()
+      await this.setPaused(reason)
+      if (reason === null) return true
+      await this.keepAliveFor(ctx, ROOM_POLL_MS)
+    }
+  }
+
+  private async keepAliveFor(ctx: MessageBatchContext, ms: number): Promise<void> {
+    await sleep(ms, this.stopController.signal)
+    await ctx.heartbeat()
+  }
+
+  private async pauseReason(): Promise<PauseReason> {
+    if ((await diskState(this.layout.root, this.settings.minFreeDisk)).low) return 'disk'
+    const n = (await scanSpool(this.layout)).left.size
+    // Hysteresis: once paused for backlog, resume only when left/ is down to half the limit.
+    const limit = this.stats.paused === 'backlog' ? Math.floor(this.maxLeft / 2) : this.maxLeft - 1
+    return n > limit ? 'backlog' : null
+  }
+
+  private async setPaused(reason: PauseReason, force = false): Promise<void> {
+    if (reason === this.stats.paused && !force) return
+    this.stats.paused = reason
+    if (reason) this.log.info({ reason }, `prefetch paused: ${reason}`)
+    else if (!force) this.log.info('prefetch resumed')
+    const state = { paused: reason, since: new Date().toISOString(), host: hostname(), pid: process.pid }
+    // Only `status` reads it; a full disk must not stop prefetching (the pause itself is logged above).
+    await writeFileAtomic(stateFiles(this.layout).prefetch, `${JSON.stringify(state)}\n`).catch(
+      (err: unknown) => this.log.debug({ err }, 'cannot write state/prefetch.json'),
+    )
+  }
+}

@@ -1,0 +1,17 @@
+import type { Settings } from '../core/config.js'
+import type { Mapper } from '../core/contracts.js'
+import type { Logger } from '../core/log.js'
+import { MysqlMapper } from './mysql-mapper.js'
+import { TsvMapper } from './tsv-mapper.js'
+
+export function createMapper(settings: Settings, log: Logger): Mapper {
+  const useMysql = settings.mapping === 'mysql' || (settings.mapping === 'auto' && settings.mysqlUrl !== null)
+  if (!useMysql) return new TsvMapper(settings.entitiesPath)
+  return new MysqlMapper({
+    url: settings.mysqlUrl as string,
+    table: settings.mysqlDictTable,
+    cacheEntries: settings.mapCacheEntries,
+    seedFile: settings.entitiesPath,
+    log,
+  })
+}

@@ -1,0 +1,184 @@
+import { open, unlink } from 'node:fs/promises'
+import path from 'node:path'
+import pino from 'pino'
+import { loadDictionary } from '../adapters/entities-tsv.js'
+import { createKafkaClient } from '../adapters/kafka.js'
+import { createMysqlPool } from '../adapters/mysql.js'
+import type { Settings } from '../core/config.js'
+import { describeError } from '../core/errors.js'
+import { createRecognizer } from '../recognize/create.js'
+import { diskState } from '../store/disk.js'
+import { ensureLayout, layoutOf } from '../store/layout.js'
+
+export type CheckResult =
+  | { ok: true; detail: string }
+  | { ok: false; detail: string; fix: string }
+  | { ok: 'skip'; detail: string }
+
+export interface Check {
+  name: string
+  run(): Promise<CheckResult>
+}
+
+const pass = (detail: string): CheckResult => ({ ok: true, detail })
+const fail = (detail: string, fix: string): CheckResult => ({ ok: false, detail, fix })
+const skip = (detail: string): CheckResult => ({ ok: 'skip', detail })
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms / 1000}s`)), ms)
+    }),
+  ])
+}
+
+const silent = pino({ level: 'silent' })
+
+/** The checks `leftright doctor` runs, in order; each says what to do about a failure. */
+export function doctorChecks(s: Settings): Check[] {
+  const layout = layoutOf(s.dataDir)
+  return [
+    {
+      name: 'data dir',
+      async run() {
+        try {
+          await ensureLayout(layout)
+          for (const dir of [layout.left, layout.right, layout.state]) {
+            const probe = path.join(dir, `.doctor-${process.pid}`)
+            const h = await open(probe, 'wx')
+            await h.close()
+            await unlink(probe)
+          }
+          return pass(`${layout.root}: left/, right/ and state/ writable`)
+        } catch (err) {
+          return fail(
+            `${layout.root}: ${describeError(err)}`,
+            'check LR_DATA_DIR and that this user owns it (chown -R, or pick another folder)',
+          )
+        }
+      },
+    },
+    {
+      name: 'free disk',
+      async run() {
+        try {
+          const d = await diskState(layout.root, s.minFreeDisk)
+          const free = `${(d.freeBytes / 1024 ** 3).toFixed(1)} GB free of ${(d.totalBytes / 1024 ** 3).toFixed(1)} GB`
+          return d.low
+            ? fail(
+                `${free}: under LR_MIN_FREE_DISK, prefetch would pause`,
+                'free space, or lower LR_MIN_FREE_DISK',
+              )
+            : pass(free)
+        } catch (err) {
+          return fail(describeError(err), 'check LR_DATA_DIR')
+        }
+      },
+    },
+    {
+      name: 'reference data',
+      async run() {
+        try {
+          return pass(`${s.entitiesPath}: ${loadDictionary(s.entitiesPath).length} entries`)
+        } catch (err) {
+          return fail(describeError(err), 'point LR_ENTITIES at a readable surface<TAB>id<TAB>type file')
+        }
+      },
+    },
+    {
+      name: 'kafka',
+      async run() {
+        if (!s.kafkaBrokers) return skip('LR_KAFKA_BROKERS unset: no Kafka')
+        const kafka = createKafkaClient(s.kafkaBrokers, silent, 'leftright-doctor', {
+          retries: 1,
+          connectionTimeoutMs: 3000,
+        })
+        try {
+          const d = await withTimeout(kafka.describe(s.kafkaTopic, s.kafkaGroup), 15_000, 'kafka')
+          if (!d.topicExists) {
+            return fail(
+              `connected to ${s.kafkaBrokers.join(',')}, but topic "${s.kafkaTopic}" does not exist`,
+              'create the topic, or set LR_KAFKA_TOPIC to an existing one (dispatch creates it when the broker allows)',
+            )
+          }
+          return pass(
+            `${s.kafkaBrokers.join(',')}: topic "${s.kafkaTopic}" has ${d.partitions} partitions; group "${s.kafkaGroup}" is ${d.groupState}`,
+          )
+        } catch (err) {
+          return fail(
+            `${s.kafkaBrokers.join(',')}: ${describeError(err)}`,
+            'check LR_KAFKA_BROKERS (host:port of a broker this box can reach) and that the broker runs',
+          )
+        } finally {
+          await kafka.close()
+        }
+      },
+    },
+    {
+      name: 'mysql',
+      async run() {
+        if (!s.mysqlUrl) return skip('LR_MYSQL_URL unset: results go to files')
+        const pool = createMysqlPool(s.mysqlUrl, 1)
+        const where = s.mysqlUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')
+        try {
+          await withTimeout(pool.query('SELECT 1'), 8000, 'mysql')
+          const tables = [s.mysqlResultsTable, s.mysqlFailuresTable, s.mysqlSourceTable]
+          const missing: string[] = []
+          for (const t of tables) {
+            const [rows] = await pool.query('SHOW TABLES LIKE ?', [t])
+            if ((rows as unknown[]).length === 0) missing.push(t)
+          }
+          const [grants] = await pool.query('SHOW GRANTS FOR CURRENT_USER()')
+          const text = (grants as Record<string, string>[]).map((g) => Object.values(g)[0]).join('\n')
+          const can = (p: string) => /ALL PRIVILEGES/i.test(text) || new RegExp(`\\b${p}\\b`, 'i').test(text)
+          const lacking = ['SELECT', 'INSERT', 'UPDATE', 'CREATE'].filter((p) => !can(p))
+          if (lacking.length > 0) {
+            return fail(
+              `${where}: connected, but the user lacks ${lacking.join(', ')}`,
+              `GRANT ${lacking.join(', ')} ON <database>.* TO <user>`,
+            )
+          }
+          return pass(
+            `${where}: connected; ${missing.length ? `tables ${missing.join(', ')} will be created on start` : 'tables present'}`,
+          )
+        } catch (err) {
+          return fail(
+            `${where}: ${describeError(err)}`,
+            'check LR_MYSQL_URL (mysql://user:password@host:port/database), that MySQL runs and the database exists',
+          )
+        } finally {
+          await pool.end().catch(() => {})
+        }
+      },
+    },
+    {
+      name: 'entity service',
+      async run() {
+        if (!s.nerUrl) return skip(`LR_NER_URL unset: the embedded recognizer (${s.recognizer})`)
+        const recognizer = createRecognizer({
+          ...s,
+          nerAttempts: 1,
+          nerTimeoutMs: Math.min(s.nerTimeoutMs, 10_000),
+        })
+        const t0 = performance.now()
+        try {
+          const out = await recognizer.recognize(
+            [{ doc_id: 'doctor-1', text: 'Jack Ma founded Alibaba in Hangzhou.' }],
+            AbortSignal.timeout(15_000),
+          )
+          const ms = Math.round(performance.now() - t0)
+          return pass(`${s.nerUrl}: one call, ${out[0]?.entities.length ?? 0} entities, ${ms} ms`)
+        } catch (err) {
+          return fail(
+            `${s.nerUrl}: ${describeError(err)}`,
+            'check LR_NER_URL and LR_NER_FORMAT (leftright or hf), and that the service is up',
+          )
+        } finally {
+          await recognizer.close()
+        }
+      },
+    },
+  ]
+}

@@ -1,0 +1,180 @@
+import pLimit, { type LimitFunction } from 'p-limit'
+import { AbortedError, RecognizeError } from '../core/errors.js'
+import { sleep } from '../core/sleep.js'
+
+/**
+ * The process-wide cap on recognition calls in flight, shared by every worker
+ * loop; `max` is LR_GPU_CONCURRENCY. Additive increase, multiplicative
+ * decrease, tuned for a service whose capacity is a handful of calls:
+ * - a call refused for overload (429, 503, connection reset, socket closed,
+ *   timeout) lowers the limit to `decreaseFactor` of itself, and to below the
+ *   calls that were in flight when it was refused (the service could not take
+ *   that many), so one burst of refusals finds the capacity at once;
+ * - successes raise it by one at most every `increaseEveryMs`, probing gently:
+ *   about one refused call per probe.
+ * `Retry-After` pauses new calls. Consecutive failures that lowering cannot
+ * help (errors other than overload, or overload at the minimum limit) open a
+ * circuit: no calls for `circuitOpenMs`, then one trial call decides.
+ */
+export interface GpuCapOptions {
+  max: number
+  min?: number
+  decreaseFactor?: number
+  increaseEveryMs?: number
+  circuitAfter?: number
+  circuitOpenMs?: number
+}
+
+export interface GpuCapSnapshot {
+  limit: number
+  max: number
+  inFlight: number
+  circuit: 'closed' | 'open' | 'half-open'
+  calls: number
+  ok: number
+  overloads: number
+  failures: number
+  decreases: number
+  circuitOpens: number
+}
+
+export class GpuCap {
+  private readonly limiter: LimitFunction
+  private readonly max: number
+  private readonly min: number
+  private readonly decreaseFactor: number
+  private readonly increaseEveryMs: number
+  private readonly circuitAfter: number
+  private readonly circuitOpenMs: number
+  private limitF: number
+  private pauseUntil = 0
+  private lastIncreaseAt = 0
+  private consecutiveFailures = 0
+  private circuit: GpuCapSnapshot['circuit'] = 'closed'
+  private trial: Promise<void> | null = null
+  private endTrial: (() => void) | null = null
+  private inFlight = 0
+  private readonly counts = { calls: 0, ok: 0, overloads: 0, failures: 0, decreases: 0, circuitOpens: 0 }
+
+  constructor(opts: GpuCapOptions) {
+    this.max = opts.max
+    this.min = opts.min ?? 1
+    this.decreaseFactor = opts.decreaseFactor ?? 0.9
+    this.increaseEveryMs = opts.increaseEveryMs ?? 1000
+    this.circuitAfter = opts.circuitAfter ?? 10
+    this.circuitOpenMs = opts.circuitOpenMs ?? 2000
+    this.limitF = opts.max
+    this.limiter = pLimit(opts.max)
+  }
+
+  /** Run one call under the cap. Errors pass through after they have adjusted the cap. */
+  run<T>(call: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    return this.limiter(async () => {
+      const isTrial = await this.gate(signal)
+      this.inFlight++
+      this.counts.calls++
+      try {
+        const out = await call()
+        this.onSuccess(isTrial)
+        return out
+      } catch (err) {
+        // inFlight still counts this call: the service refused it with that many in flight.
+        if (!signal.aborted && !(err instanceof AbortedError)) this.onError(err, isTrial, this.inFlight)
+        else if (isTrial) this.finishTrial(false)
+        throw err
+      } finally {
+        this.inFlight--
+      }
+    })
+  }
+
+  snapshot(): GpuCapSnapshot {
+    return {
+      limit: Math.floor(this.limitF),
+      max: this.max,
+      inFlight: this.inFlight,
+      circuit: this.circuit,
+      ...this.counts,
+    }
+  }
+
+  /** Wait while paused (Retry-After, open circuit). True when this caller is the half-open trial. */
+  private async gate(signal: AbortSignal): Promise<boolean> {
+    for (;;) {
+      if (signal.aborted) throw new AbortedError('recognition call cancelled')
+      const waitMs = this.pauseUntil - Date.now()
+      if (waitMs > 0) {
+        await sleep(waitMs, signal)
+        continue
+      }
+      if (this.circuit === 'open') {
+        this.circuit = 'half-open'
+        this.trial = new Promise((resolve) => {
+          this.endTrial = resolve
+        })
+        return true
+      }
+      if (this.circuit === 'half-open' && this.trial) {
+        await Promise.race([this.trial, sleep(this.circuitOpenMs, signal)])
+        continue
+      }
+      return false
+    }
+  }
+
+  private onSuccess(isTrial: boolean): void {
+    this.counts.ok++
+    this.consecutiveFailures = 0
+    if (isTrial) this.finishTrial(true)
+    const now = Date.now()
+    // Only a limit that is in use is worth raising.
+    if (now - this.lastIncreaseAt >= this.increaseEveryMs && this.inFlight + 1 >= Math.floor(this.limitF)) {
+      this.lastIncreaseAt = now
+      this.setLimit(Math.floor(this.limitF) + 1)
+    }
+  }
+
+  private onError(err: unknown, isTrial: boolean, inFlight: number): void {
+    // What a recognizer error says about the service (other errors: a plain failure).
+    const fb = err instanceof RecognizeError ? err : { overload: false, retryAfterMs: undefined }
+    const now = Date.now()
+    if (fb.overload) {
+      this.counts.overloads++
+      if (this.limitF <= this.min) this.consecutiveFailures++
+      const lowered = Math.min(this.limitF * this.decreaseFactor, inFlight - 1)
+      if (lowered < this.limitF) {
+        this.counts.decreases++
+        this.setLimit(lowered)
+        // Give the lowered limit a full period before probing upwards again.
+        this.lastIncreaseAt = now
+      }
+    } else {
+      this.counts.failures++
+      this.consecutiveFailures++
+    }
+    if (fb.retryAfterMs && fb.retryAfterMs > 0)
+      this.pauseUntil = Math.max(this.pauseUntil, now + fb.retryAfterMs)
+    if (isTrial) this.finishTrial(false)
+    else if (this.circuit === 'closed' && this.consecutiveFailures >= this.circuitAfter) this.openCircuit()
+  }
+
+  private finishTrial(ok: boolean): void {
+    this.endTrial?.()
+    this.trial = null
+    this.endTrial = null
+    if (ok) this.circuit = 'closed'
+    else this.openCircuit()
+  }
+
+  private openCircuit(): void {
+    this.circuit = 'open'
+    this.counts.circuitOpens++
+    this.pauseUntil = Math.max(this.pauseUntil, Date.now() + this.circuitOpenMs)
+  }
+
+  private setLimit(value: number): void {
+    this.limitF = Math.min(this.max, Math.max(this.min, value))
+    const whole = Math.max(this.min, Math.floor(this.limitF))
+    if (this.limiter.concurrency !== whole) this.limiter.concurrency = whole
+  }
+}

@@ -1,0 +1,35 @@
+import type { Pool } from 'mysql2/promise'
+
+/** The sink's tables, created when missing: results (one row per doc_id) and failures. */
+export async function createResultTables(
+  pool: Pool,
+  s: { mysqlResultsTable: string; mysqlFailuresTable: string },
+): Promise<void> {
+  await pool.query(
+    `CREATE TABLE IF NOT EXISTS ?? (
+      id BIGINT AUTO_INCREMENT PRIMARY KEY,
+      doc_id VARCHAR(50) NOT NULL,
+      ent_list_str MEDIUMTEXT NOT NULL,
+      mapped_list_str MEDIUMTEXT NOT NULL,
+      create_time DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+      batch_id VARCHAR(32) NOT NULL,
+      host VARCHAR(255) NOT NULL,
+      UNIQUE KEY uk_doc_id (doc_id),
+      KEY idx_create_time (create_time)
+    ) DEFAULT CHARSET=utf8mb4`,
+    [s.mysqlResultsTable],
+  )
+  await pool.query(
+    `CREATE TABLE IF NOT EXISTS ?? (
+      id BIGINT AUTO_INCREMENT PRIMARY KEY,
+      doc_id VARCHAR(50) NOT NULL,
+      batch_id VARCHAR(32) NOT NULL,
+      stage VARCHAR(32) NOT NULL,
+      error TEXT NOT NULL,
+      attempts INT NOT NULL,
+      at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+      KEY idx_doc_id (doc_id)
+    ) DEFAULT CHARSET=utf8mb4`,
+    [s.mysqlFailuresTable],
+  )
+}

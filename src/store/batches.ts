@@ -1,0 +1,42 @@
+import { rename, unlink, utimes } from 'node:fs/promises'
+import type { Doc } from '../core/contracts.js'
+import { isNotFound } from '../core/errors.js'
+import { writeBatchFile } from './batch-file.js'
+import { archiveFile, type Layout, leftFile, newBatchId } from './layout.js'
+import { deleteMilestone } from './milestone.js'
+
+/**
+ * The life of a batch file in left/: written once, durably (the one writer used by
+ * enqueue, prefetch and dispatch), then retired when its marker says done.
+ */
+export async function writeNewBatch(
+  layout: Layout,
+  docs: Doc[],
+  source?: string,
+): Promise<{ id: string; bytes: number }> {
+  const id = newBatchId()
+  const bytes = await writeBatchFile(leftFile(layout, id), id, docs, source)
+  return { id, bytes }
+}
+
+/**
+ * A done batch's file: deleted, or moved to archive/ when LR_ARCHIVE_DAYS > 0
+ * (its mtime set to now, so pruning counts from when it was done). Its milestone goes too.
+ * Already gone (a retry after a crash) is fine.
+ */
+export async function retireBatchFile(layout: Layout, id: string, archiveDays: number): Promise<void> {
+  const file = leftFile(layout, id)
+  try {
+    if (archiveDays > 0) {
+      const kept = archiveFile(layout, id)
+      await rename(file, kept)
+      const now = new Date()
+      await utimes(kept, now, now)
+    } else {
+      await unlink(file)
+    }
+  } catch (err) {
+    if (!isNotFound(err)) throw err
+  }
+  await deleteMilestone(layout, id)
+}

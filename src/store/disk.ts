@@ -1,0 +1,17 @@
+import { statfs } from 'node:fs/promises'
+import type { DiskFloor } from '../core/config.js'
+
+export interface DiskState {
+  freeBytes: number
+  totalBytes: number
+  /** True when free space is under the floor. */
+  low: boolean
+}
+
+export async function diskState(dir: string, floor: DiskFloor): Promise<DiskState> {
+  const s = await statfs(dir)
+  const freeBytes = s.bavail * s.bsize
+  const totalBytes = s.blocks * s.bsize
+  const minBytes = floor.kind === 'percent' ? (totalBytes * floor.value) / 100 : floor.value
+  return { freeBytes, totalBytes, low: freeBytes < minBytes }
+}

@@ -1,0 +1,64 @@
+import { readdir } from 'node:fs/promises'
+import { ownerIsGone } from '../core/pid.js'
+import { classifyLeftName, type Layout } from './layout.js'
+import type { Marker } from './markers.js'
+
+/**
+ * One look at left/ against right/, with one meaning of each word:
+ * - pending: a batch file in left/ without a marker;
+ * - marked: a batch file in left/ with a marker (claimed, done-not-yet-retired, or reserved for handoff);
+ * - marker-only: a marker whose batch file is gone (done and retired, or handed off).
+ * Two readdirs, no file opened: cheap enough for every rescan.
+ */
+export interface SpoolScan {
+  /** Batch ids with a file in left/. */
+  left: Set<string>
+  /** Ids with a marker in right/ (non-id names are ignored). */
+  right: Set<string>
+  /** Names in left/ that are neither batches nor in-flight writes. */
+  invalid: string[]
+}
+
+export async function scanSpool(layout: Layout): Promise<SpoolScan> {
+  const [leftNames, rightNames] = await Promise.all([readdir(layout.left), readdir(layout.right)])
+  const left = new Set<string>()
+  const invalid: string[] = []
+  for (const name of leftNames) {
+    const c = classifyLeftName(name)
+    if (c.kind === 'batch') left.add(c.id)
+    else if (c.kind === 'invalid') invalid.push(name)
+  }
+  return { left, right: new Set(rightNames), invalid }
+}
+
+export function pendingIds(scan: SpoolScan): string[] {
+  const out: string[] = []
+  for (const id of scan.left) if (!scan.right.has(id)) out.push(id)
+  return out
+}
+
+export function markedIds(scan: SpoolScan): string[] {
+  const out: string[] = []
+  for (const id of scan.left) if (scan.right.has(id)) out.push(id)
+  return out
+}
+
+export function markerOnlyIds(scan: SpoolScan): string[] {
+  const out: string[] = []
+  for (const id of scan.right) if (!scan.left.has(id)) out.push(id)
+  return out
+}
+
+export type ClaimVerdict = { stale: false; ageMs: number } | { stale: true; reason: string; ageMs: number }
+
+/**
+ * Is a claimed marker stale? Its owner pid on this host is gone: at once.
+ * Otherwise: its heartbeat (mtime) is older than staleMs. An unwritten marker
+ * (its creator died between create and write) is judged by age alone.
+ */
+export function judgeClaim(marker: Marker, mtimeMs: number, staleMs: number, now = Date.now()): ClaimVerdict {
+  const ageMs = now - mtimeMs
+  if (ownerIsGone(marker)) return { stale: true, reason: `owner pid ${marker.pid} is gone`, ageMs }
+  if (ageMs > staleMs) return { stale: true, reason: `heartbeat ${Math.round(ageMs / 1000)}s old`, ageMs }
+  return { stale: false, ageMs }
+}

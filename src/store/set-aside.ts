@@ -1,0 +1,61 @@
+import { randomBytes } from 'node:crypto'
+import { rename } from 'node:fs/promises'
+import { hostname } from 'node:os'
+import { writeFileAtomic } from './atomic.js'
+import { badFile, badReasonFile, deadFile, type Layout, leftFile } from './layout.js'
+import { dropForSetAside } from './markers.js'
+
+/**
+ * Where things that cannot be processed go, with their reason beside them.
+ * bad/:  whole batch files that failed to decode or verify (or poisoned a worker).
+ * dead/: single documents or input lines, one JSON file each.
+ */
+export interface BadReason {
+  batch: string
+  reason: string
+  code: string
+  at: string
+  host: string
+  pid: number
+  history?: unknown[]
+}
+
+export async function moveBatchToBad(
+  layout: Layout,
+  id: string,
+  reason: string,
+  code: string,
+  history?: unknown[],
+): Promise<void> {
+  const record: BadReason = {
+    batch: id,
+    reason,
+    code,
+    at: new Date().toISOString(),
+    host: hostname(),
+    pid: process.pid,
+    ...(history ? { history } : {}),
+  }
+  await writeFileAtomic(badReasonFile(layout, id), `${JSON.stringify(record, null, 2)}\n`)
+  await rename(leftFile(layout, id), badFile(layout, id))
+  // The batch is no longer claimable, so its marker (if it had one) goes too.
+  await dropForSetAside(layout, id)
+}
+
+export interface DeadEntry {
+  /** Where the item came from: `enqueue`, `kafka`, `recognize`, ... */
+  stage: string
+  reason: string
+  doc_id?: string
+  batch?: string
+  source?: Record<string, unknown>
+  /** The document or raw input, kept so it can be requeued by hand. */
+  item?: unknown
+}
+
+export async function writeDead(layout: Layout, entry: DeadEntry): Promise<string> {
+  const file = deadFile(layout, `${Date.now()}-${entry.stage}-${randomBytes(4).toString('hex')}.json`)
+  const record = { ...entry, at: new Date().toISOString(), host: hostname(), pid: process.pid }
+  await writeFileAtomic(file, `${JSON.stringify(record)}\n`)
+  return file
+}

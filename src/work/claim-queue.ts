@@ -1,0 +1,238 @@
+import { type FSWatcher, watch } from 'chokidar'
+import type { Logger } from '../core/log.js'
+import { classifyLeftName, type Layout } from '../store/layout.js'
+import { type Claim, readMarker, tryClaim } from '../store/markers.js'
+import { markedIds, pendingIds, scanSpool } from '../store/scan.js'
+import { RandomSet } from './random-set.js'
+
+export interface ClaimQueueOptions {
+  layout: Layout
+  log: Logger
+  /** Full rescan period: watch events can be missed (rsync'd or network folders). */
+  rescanMs: number
+  /** Watch left/ with chokidar for new files (off in tests that want rescans only). */
+  watch?: boolean
+}
+
+/** Watch left/ when fewer candidates than this wait; stop watching above WATCH_OFF_ABOVE. */
+export const WATCH_ON_BELOW = 128
+export const WATCH_OFF_ABOVE = 512
+
+/**
+ * The process's view of claimable batches, shared by all its worker loops.
+ * Candidates come from a rescan (left/ minus right/) and from chokidar `add`
+ * events; a worker picks one at random and claims it with `wx`. Losing the
+ * race (EEXIST) only drops that candidate. A claim is the marker on disk, never
+ * this cache, so several processes on one data dir stay correct.
+ */
+export class ClaimQueue {
+  private readonly opts: ClaimQueueOptions
+  private readonly candidates = new RandomSet()
+  /** Batches put back by this process that must wait until a time (young corrupt files, failed sinks). */
+  private readonly deferred = new Map<string, number>()
+  private readonly warnedNames = new Set<string>()
+  private readonly waiters = new Set<() => void>()
+  private watcher: FSWatcher | null = null
+  private stopped = false
+  private timer: NodeJS.Timeout | null = null
+  private refreshing: Promise<void> | null = null
+  private rescanAfter: Promise<void> | null = null
+  private wakeups = 0
+  private lastRefreshAt = 0
+
+  constructor(opts: ClaimQueueOptions) {
+    this.opts = opts
+  }
+
+  async start(): Promise<void> {
+    await this.refresh()
+    this.adjustWatch()
+    this.timer = setInterval(() => this.refreshAndWake(), this.opts.rescanMs)
+    this.timer.unref()
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    if (this.timer) clearInterval(this.timer)
+    this.timer = null
+    await this.closeWatcher()
+    this.wake()
+  }
+
+  /**
+   * Watch left/ only while few batches are waiting. chokidar keeps one fs.watch
+   * per file and re-reads (lstat) the whole folder on each change, which cost
+   * about half the CPU of a 1,000-batch run; with a backlog, watch events add
+   * nothing anyway, since every worker has a candidate. Hysteresis between the
+   * two thresholds keeps it from flapping.
+   */
+  private adjustWatch(): void {
+    if (this.opts.watch === false || this.stopped) return
+    const n = this.candidates.size
+    if (!this.watcher && n < WATCH_ON_BELOW) this.openWatcher()
+    else if (this.watcher && n > WATCH_OFF_ABOVE) void this.closeWatcher()
+  }
+
+  private openWatcher(): void {
+    const watcher = watch(this.opts.layout.left, { ignoreInitial: true, depth: 0 })
+    this.watcher = watcher
+    watcher.on('add', (file: string) => this.onAdd(file))
+    watcher.on('error', (err: unknown) => this.opts.log.warn({ err }, 'watch error; relying on rescans'))
+    // Files that arrived between the last rescan and the watch being in place.
+    watcher.on('ready', () => {
+      if (this.watcher === watcher) this.refreshAndWake()
+    })
+  }
+
+  private async closeWatcher(): Promise<void> {
+    const watcher = this.watcher
+    this.watcher = null
+    await watcher?.close()
+  }
+
+  /** Is left/ being watched right now (few candidates) or left to rescans (a backlog)? */
+  get watching(): boolean {
+    return this.watcher !== null
+  }
+
+  private onAdd(file: string): void {
+    const name = file.slice(file.lastIndexOf('/') + 1)
+    const c = classifyLeftName(name)
+    if (c.kind !== 'batch') return
+    this.candidates.add(c.id)
+    this.wake()
+  }
+
+  /** A rescan from a timer or an event: a failure is logged, and the next rescan tries again. */
+  refreshAndWake(): void {
+    this.refresh().then(
+      () => this.wake(),
+      (err: unknown) => this.opts.log.warn({ err }, 'rescan of left/ and right/ failed; will try again'),
+    )
+  }
+
+  /** Wake waiting loops (a batch finished or was put back: drained-ness may have changed). */
+  wake(): void {
+    this.wakeups++
+    for (const w of this.waiters) w()
+    this.waiters.clear()
+  }
+
+  /**
+   * Rescan left/ and right/. Callers that arrive while a scan runs share one
+   * follow-up scan (the running one may have read the folders before their change).
+   */
+  refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.rescanAfter ??= this.refreshing.then(() => {
+        this.rescanAfter = null
+        return this.refresh()
+      })
+      return this.rescanAfter
+    }
+    this.refreshing = this.scan().finally(() => {
+      this.refreshing = null
+    })
+    return this.refreshing
+  }
+
+  private async scan(): Promise<void> {
+    const { layout, log } = this.opts
+    const scan = await scanSpool(layout)
+    for (const name of scan.invalid) {
+      if (!this.warnedNames.has(name)) {
+        this.warnedNames.add(name)
+        log.warn({ file: `left/${name}` }, 'ignoring file: name is not <short-uuid>.msgpack')
+      }
+    }
+    this.candidates.clear()
+    for (const id of pendingIds(scan)) this.candidates.add(id)
+    this.lastRefreshAt = Date.now()
+    this.adjustWatch()
+  }
+
+  /** Put a batch back into consideration no earlier than `delayMs` from now. */
+  defer(id: string, delayMs: number): void {
+    this.deferred.set(id, Date.now() + delayMs)
+    const t = setTimeout(() => {
+      this.candidates.add(id)
+      this.wake()
+    }, delayMs + 1)
+    t.unref()
+  }
+
+  private isDeferred(id: string): boolean {
+    const until = this.deferred.get(id)
+    if (until === undefined) return false
+    if (Date.now() >= until) {
+      this.deferred.delete(id)
+      return false
+    }
+    return true
+  }
+
+  /** Batches known here that are waiting (including deferred ones). */
+  get pendingEstimate(): number {
+    return this.candidates.size + this.deferred.size
+  }
+
+  /** Try to claim one candidate. Returns null when none could be claimed right now. */
+  async claimOne(worker: string): Promise<Claim | null> {
+    for (;;) {
+      const id = this.candidates.pick()
+      if (id === undefined) return null
+      this.candidates.delete(id)
+      if (this.candidates.size === WATCH_ON_BELOW - 1) this.adjustWatch()
+      if (this.isDeferred(id)) continue
+      const claim = await tryClaim(this.opts.layout, id, worker)
+      if (claim) return claim
+    }
+  }
+
+  /**
+   * Wait for a claim. Resolves null when `signal` aborts, or (with `untilDrained`)
+   * once nothing is pending and nothing is claimed anywhere in this data dir.
+   */
+  async next(worker: string, signal: AbortSignal, untilDrained = false): Promise<Claim | null> {
+    while (!signal.aborted) {
+      // A wake() that lands while this loop looks (before it waits) must not be lost.
+      const seen = this.wakeups
+      const claim = await this.claimOne(worker)
+      if (claim) return claim
+      if (Date.now() - this.lastRefreshAt > 50) {
+        await this.refresh()
+        const again = await this.claimOne(worker)
+        if (again) return again
+      }
+      if (untilDrained && this.deferred.size === 0 && (await this.isDrained())) return null
+      if (this.wakeups === seen) await this.waitForWork(signal)
+    }
+    return null
+  }
+
+  private waitForWork(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        signal.removeEventListener('abort', done)
+        this.waiters.delete(done)
+        resolve()
+      }
+      const timer = setTimeout(done, this.opts.rescanMs)
+      signal.addEventListener('abort', done, { once: true })
+      this.waiters.add(done)
+    })
+  }
+
+  /** Nothing unclaimed in left/, and no batch in left/ whose marker says claimed. */
+  async isDrained(): Promise<boolean> {
+    const { layout } = this.opts
+    const scan = await scanSpool(layout)
+    if (pendingIds(scan).length > 0) return false
+    for (const id of markedIds(scan)) {
+      const marker = await readMarker(layout, id)
+      if (marker === null || marker.state === 'claimed') return false
+    }
+    return true
+  }
+}

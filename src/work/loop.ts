@@ -1,0 +1,165 @@
+import { stat } from 'node:fs/promises'
+import { AbortedError, BatchCorruptError, ClaimLostError } from '../core/errors.js'
+import type { Logger } from '../core/log.js'
+import { backoffMs, sleep } from '../core/sleep.js'
+import { retireBatchFile } from '../store/batches.js'
+import { leftFile } from '../store/layout.js'
+import type { Claim } from '../store/markers.js'
+import { moveBatchToBad } from '../store/set-aside.js'
+import type { ClaimQueue } from './claim-queue.js'
+import { type PipelineDeps, processBatch } from './process-batch.js'
+
+export interface LoopContext {
+  deps: PipelineDeps
+  queue: ClaimQueue
+  log: Logger
+  /** Aborted on the first stop request: claim nothing new. */
+  stopSignal: AbortSignal
+  /** Aborted when the shutdown grace period is over: in-flight batches are given back. */
+  hardSignal: AbortSignal
+  heartbeatMs: number
+  badGraceMs: number
+  /** Done batch files go to archive/ for this many days (0: deleted). */
+  archiveDays: number
+  /** Return once nothing is pending or claimed (`--once`). */
+  untilDrained: boolean
+  /** Claims held right now, so a forced exit can give them back. */
+  held: Set<Claim>
+  stats: LoopStats
+}
+
+export interface LoopStats {
+  batchesDone: number
+  docsOk: number
+  docsFailed: number
+  batchesBad: number
+  batchesReleased: number
+  active: number
+  /** Loop iterations that failed outside a batch's own handling (claiming, setting aside). */
+  loopErrors: number
+}
+
+export function newLoopStats(): LoopStats {
+  return {
+    batchesDone: 0,
+    docsOk: 0,
+    docsFailed: 0,
+    batchesBad: 0,
+    batchesReleased: 0,
+    active: 0,
+    loopErrors: 0,
+  }
+}
+
+/**
+ * One worker loop: claim, process, mark done; until stopped (or drained with --once).
+ * It never dies: an error in an iteration (a marker that cannot be written on a
+ * full disk, a file that cannot be moved) is logged, counted, backed off from,
+ * and the loop goes on.
+ */
+export async function runLoop(ctx: LoopContext, worker: string): Promise<void> {
+  let failures = 0
+  while (!ctx.stopSignal.aborted) {
+    try {
+      const claim = await ctx.queue.next(worker, ctx.stopSignal, ctx.untilDrained)
+      if (!claim) break
+      ctx.stats.active++
+      try {
+        await handleClaim(ctx, claim, worker)
+      } finally {
+        ctx.stats.active--
+        ctx.queue.wake()
+      }
+      failures = 0
+    } catch (err) {
+      failures++
+      ctx.stats.loopErrors++
+      const waitMs = backoffMs(Math.min(failures, 6), 250, 15_000)
+      ctx.log.error({ err, worker, failures, waitMs }, 'worker loop iteration failed; backing off')
+      await sleep(waitMs, ctx.stopSignal)
+    }
+  }
+}
+
+async function handleClaim(ctx: LoopContext, claim: Claim, worker: string): Promise<void> {
+  const { log, deps } = ctx
+  const id = claim.id
+  const lost = new AbortController()
+  const signal = AbortSignal.any([ctx.hardSignal, lost.signal])
+  ctx.held.add(claim)
+  const heartbeat = setInterval(() => {
+    claim.heartbeat().catch((err: unknown) => {
+      if (err instanceof ClaimLostError) lost.abort(err)
+      else log.warn({ batch: id, err }, 'heartbeat failed')
+    })
+  }, ctx.heartbeatMs)
+  const startedAt = Date.now()
+  try {
+    log.debug({ batch: id, worker }, 'claimed')
+    const { docs, ok, failed } = await processBatch(deps, id, signal)
+    await claim.finish({ docs, ok, failed })
+    ctx.held.delete(claim)
+    // The results are committed and the marker says done: the batch file and milestone can go.
+    await retireBatchFile(deps.layout, id, ctx.archiveDays)
+    ctx.stats.batchesDone++
+    ctx.stats.docsOk += ok
+    ctx.stats.docsFailed += failed
+    deps.observer?.batchDone(ok, failed)
+    log.info({ batch: id, worker, docs, ok, failed, ms: Date.now() - startedAt }, 'batch done')
+  } catch (err) {
+    await onFailure(ctx, claim, err, lost.signal.aborted)
+  } finally {
+    clearInterval(heartbeat)
+    ctx.held.delete(claim)
+  }
+}
+
+async function onFailure(ctx: LoopContext, claim: Claim, err: unknown, claimLost: boolean): Promise<void> {
+  const { log, deps, queue } = ctx
+  const id = claim.id
+  if (claimLost || err instanceof ClaimLostError) {
+    log.warn(
+      { batch: id },
+      'claim was taken back; abandoning the batch (results written so far are idempotent)',
+    )
+    return
+  }
+  if (err instanceof BatchCorruptError) {
+    const ageMs = await fileAgeMs(leftFile(deps.layout, id))
+    if (ageMs === null) {
+      await claim.release()
+      return
+    }
+    if (ageMs < ctx.badGraceMs) {
+      // rsync (or another writer) may still be filling it in: look again later.
+      await claim.release()
+      queue.defer(id, ctx.badGraceMs - ageMs)
+      log.warn(
+        { batch: id, reason: err.reason, ageMs },
+        'batch file does not verify yet; waiting before setting it aside',
+      )
+      return
+    }
+    await moveBatchToBad(deps.layout, id, err.message, err.code)
+    ctx.stats.batchesBad++
+    log.error({ batch: id, reason: err.reason }, 'batch file set aside in bad/')
+    return
+  }
+  const released = await claim.release()
+  ctx.stats.batchesReleased++
+  if (err instanceof AbortedError || ctx.hardSignal.aborted) {
+    log.info({ batch: id, released }, 'batch given back unfinished (shutdown)')
+    return
+  }
+  const waitMs = 1000 + backoffMs(3)
+  queue.defer(id, waitMs)
+  log.error({ batch: id, err, retryInMs: waitMs }, 'batch failed; given back for a retry')
+}
+
+async function fileAgeMs(file: string): Promise<number | null> {
+  try {
+    return Date.now() - (await stat(file)).mtimeMs
+  } catch {
+    return null
+  }
+}

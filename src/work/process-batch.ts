@@ -1,0 +1,213 @@
+import { normalizeSurface } from '../adapters/entities-tsv.js'
+import type {
+  Doc,
+  DocFailure,
+  DocResult,
+  Mapper,
+  PipelineObserver,
+  Recognized,
+  Recognizer,
+  Sink,
+} from '../core/contracts.js'
+import { AbortedError, describeError, RecognizeError } from '../core/errors.js'
+import type { Logger } from '../core/log.js'
+import { type RetryPolicy, retry } from '../core/retry.js'
+import type { GpuCap } from '../recognize/gpu-cap.js'
+import { readBatchFile } from '../store/batch-file.js'
+import { type Layout, leftFile } from '../store/layout.js'
+import { loadMilestone, saveMilestone } from '../store/milestone.js'
+import { writeDead } from '../store/set-aside.js'
+
+export interface PipelineDeps {
+  layout: Layout
+  recognizer: Recognizer
+  /** The process-wide adaptive cap on recognition calls in flight (at most LR_GPU_CONCURRENCY). */
+  gpuCap: GpuCap
+  /** Reference data for the mapping stage (one lookup per batch). */
+  mapper: Mapper
+  sink: Sink
+  log: Logger
+  /** Documents sent per recognition call. */
+  docsPerCall: number
+  /** Attempts per recognition call before its documents go to dead/. */
+  recognizeAttempts: number
+  observer?: PipelineObserver
+}
+
+/** A short label for a failed recognition call, for metrics. */
+export function recognitionErrorKind(err: unknown): string {
+  if (!(err instanceof RecognizeError)) return 'internal'
+  if (err.tooLarge) return 'too_large'
+  if (err.overload) return 'overload'
+  if (typeof err.status === 'number') return `http_${err.status}`
+  return 'network'
+}
+
+export interface BatchOutcome {
+  docs: number
+  ok: number
+  failed: number
+  /** Documents recognised in this run (not taken from a milestone). */
+  recognized: number
+}
+
+function chunk<T>(items: T[], size: number): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}
+
+/**
+ * One recognition call under the GPU cap, retried with backoff and jitter while
+ * the error is retryable. A call the service finds too large is split in two.
+ * Resolves with what was recognised and, for documents that were not, the error.
+ */
+async function recognizeCall(
+  deps: PipelineDeps,
+  docs: Doc[],
+  signal: AbortSignal,
+): Promise<{ ok: Recognized[]; error?: string }> {
+  const input = docs.map((d) => ({ doc_id: d.doc_id, text: d.text }))
+  let attempts = 0
+  try {
+    const ok = await retry(
+      'recognition call',
+      () => {
+        attempts++
+        return deps.gpuCap.run(() => deps.recognizer.recognize(input, signal), signal)
+      },
+      {
+        attempts: deps.recognizeAttempts,
+        baseMs: 200,
+        capMs: 10_000,
+        // A call too large is split below, not retried as it is.
+        retryable: (err) => err instanceof RecognizeError && err.retryable && !err.tooLarge,
+        minWaitMs: (err) => (err instanceof RecognizeError ? (err.retryAfterMs ?? 0) : 0),
+        onRetry: ({ err }) => deps.observer?.recognitionError(recognitionErrorKind(err)),
+      },
+      signal,
+    )
+    return { ok }
+  } catch (err) {
+    if (err instanceof AbortedError || signal.aborted) throw err
+    deps.observer?.recognitionError(recognitionErrorKind(err))
+    if (err instanceof RecognizeError && err.tooLarge && docs.length > 1) {
+      const half = Math.ceil(docs.length / 2)
+      const parts = await Promise.all([
+        recognizeCall(deps, docs.slice(0, half), signal),
+        recognizeCall(deps, docs.slice(half), signal),
+      ])
+      const error = parts.find((p) => p.error)?.error
+      return { ok: parts.flatMap((p) => p.ok), ...(error ? { error } : {}) }
+    }
+    // A bug (not a RecognizeError) is not retried, but still sets only these documents aside.
+    return { ok: [], error: `${describeError(err)} (after ${attempts} attempt${attempts > 1 ? 's' : ''})` }
+  }
+}
+
+/**
+ * Storage stages (mapping lookup, sink) are retried while their error says it
+ * is transient, with the claim kept and heartbeated, until stopped. A permanent
+ * error (a missing column, a bug) is thrown at once.
+ */
+function storagePolicy(deps: PipelineDeps, id: string, stage: 'mapping' | 'sink'): RetryPolicy {
+  return {
+    attempts: Number.POSITIVE_INFINITY,
+    baseMs: 500,
+    capMs: 30_000,
+    maxExponent: 8,
+    onRetry: ({ err, attempt, waitMs }) =>
+      deps.log.warn({ batch: id, stage, attempt, waitMs, err }, `${stage} failed; will retry`),
+  }
+}
+
+/**
+ * Read, verify, recognise, save the milestone, map and store one claimed batch.
+ * Throws BatchCorruptError (set the file aside), AbortedError (release the claim),
+ * or a MappingError / SinkError that is not retryable.
+ */
+export async function processBatch(
+  deps: PipelineDeps,
+  id: string,
+  signal: AbortSignal,
+): Promise<BatchOutcome> {
+  const { layout, log } = deps
+  const batch = await readBatchFile(leftFile(layout, id), id)
+  const recognized = await loadMilestone(layout, id, deps.recognizer.kind)
+  const todo = batch.docs.filter((d) => !recognized.has(d.doc_id))
+  const failures = new Map<string, string>()
+
+  const calls = chunk(todo, deps.docsPerCall).map(async (docs) => {
+    const { ok, error } = await recognizeCall(deps, docs, signal)
+    for (const r of ok) recognized.set(r.doc_id, r)
+    for (const d of docs) {
+      if (!recognized.has(d.doc_id))
+        failures.set(d.doc_id, error ?? 'recognizer returned no result for this document')
+    }
+  })
+  await Promise.all(calls)
+  if (signal.aborted) throw new AbortedError(`batch ${id}: stopped before it finished`)
+  if (todo.length > 0 && deps.recognizer.kind !== 'none') {
+    await saveMilestone(layout, id, deps.recognizer.kind, [...recognized.values()])
+  }
+
+  // Map: one lookup for every surface of the batch.
+  const surfaces = new Set<string>()
+  for (const r of recognized.values()) for (const e of r.entities) surfaces.add(e.text)
+  const ids = await retry(
+    `batch ${id}: mapping`,
+    () => deps.mapper.lookupMany(surfaces),
+    storagePolicy(deps, id, 'mapping'),
+    signal,
+  )
+  const results: DocResult[] = []
+  for (const doc of batch.docs) {
+    const r = recognized.get(doc.doc_id)
+    if (!r) continue
+    results.push({
+      doc_id: doc.doc_id,
+      batch_id: id,
+      entities: r.entities,
+      mapped: r.entities.map((e) => ({
+        text: e.text,
+        type: e.type,
+        id: ids.get(normalizeSurface(e.text)) ?? null,
+      })),
+    })
+  }
+
+  if (failures.size > 0) {
+    const list: DocFailure[] = []
+    for (const doc of batch.docs) {
+      const error = failures.get(doc.doc_id)
+      if (error === undefined) continue
+      await writeDead(layout, { stage: 'recognize', reason: error, doc_id: doc.doc_id, batch: id, item: doc })
+      log.warn({ batch: id, doc: doc.doc_id, reason: error }, 'document set aside in dead/')
+      list.push({
+        doc_id: doc.doc_id,
+        batch_id: id,
+        stage: 'recognize',
+        error,
+        attempts: deps.recognizeAttempts,
+      })
+    }
+    await retry(
+      `batch ${id}: recording failures`,
+      () => deps.sink.recordFailures(list),
+      storagePolicy(deps, id, 'sink'),
+      signal,
+    )
+  }
+
+  await retry(
+    `batch ${id}: storing results`,
+    async () => {
+      const t0 = performance.now()
+      await deps.sink.write(id, results)
+      deps.observer?.stored(results.length, (performance.now() - t0) / 1000)
+    },
+    storagePolicy(deps, id, 'sink'),
+    signal,
+  )
+  return { docs: batch.docs.length, ok: results.length, failed: failures.size, recognized: todo.length }
+}

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict'
+import { readdirSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { test } from 'node:test'
+import { logRecords, makeDocs, readMarkers, resultCounts, runCli, tempDir, writeJsonl } from '../helpers.js'
+
+test('enqueue then start --once: one result per document, one done marker per batch, exit 0', async (t) => {
+  const dir = tempDir(t)
+  const input = path.join(dir, 'in.jsonl')
+  const docs = makeDocs(230)
+  writeJsonl(input, [...docs.slice(0, 100), 'this is not json', { doc_id: 'no-text' }, ...docs.slice(100)])
+
+  const enq = runCli(t, ['enqueue', input, '--data-dir', dir, '--batch-size', '50'])
+  assert.equal((await enq.exited).code, 0, enq.stderr)
+  const dead = readdirSync(path.join(dir, 'dead')).map(
+    (f) =>
+      JSON.parse(readFileSync(path.join(dir, 'dead', f), 'utf8')) as {
+        source: { line: number }
+        reason: string
+      },
+  )
+  assert.deepEqual(dead.map((d) => d.source.line).sort(), [101, 102])
+  assert.ok(dead.some((d) => /not valid JSON/.test(d.reason)))
+  assert.ok(dead.some((d) => /text missing/.test(d.reason)))
+  assert.equal(readdirSync(path.join(dir, 'left')).length, 5)
+
+  const run = runCli(t, ['start', '--once', '--data-dir', dir, '--workers', '3'])
+  const { code } = await run.exited
+  assert.equal(code, 0, run.stderr)
+  const counts = resultCounts(dir)
+  assert.equal(counts.size, 230)
+  assert.ok([...counts.values()].every((n) => n === 1))
+  const markers = readMarkers(dir)
+  assert.equal(markers.size, 5)
+  assert.ok(
+    [...markers.values()].every((m) => m.state === 'done' && m.docs === (m.ok ?? 0) + (m.failed ?? 0)),
+  )
+  assert.equal(
+    [...markers.values()].reduce((n, m) => n + (m.docs ?? 0), 0),
+    230,
+  )
+  assert.equal(readdirSync(path.join(dir, 'left')).length, 0, 'done batch files are deleted')
+
+  // The embedded recognizer found and mapped entities from the shipped dictionary.
+  const first = readdirSync(path.join(dir, 'results'))[0] as string
+  const record = JSON.parse(
+    readFileSync(path.join(dir, 'results', first), 'utf8').split('\n')[0] as string,
+  ) as {
+    mapped: { id: string | null }[]
+  }
+  assert.ok(
+    record.mapped.some((m) => m.id !== null),
+    'at least one entity mapped to a canonical id',
+  )
+
+  const status = runCli(t, ['status', '--json', '--data-dir', dir])
+  assert.equal((await status.exited).code, 0)
+  const snap = JSON.parse(status.stdout.join('\n')) as {
+    batches: { done: number }
+    docs: { done: number; dead: number }
+  }
+  assert.equal(snap.batches.done, 5)
+  assert.equal(snap.docs.done, 230)
+  assert.equal(snap.docs.dead, 2)
+})
+
+test('start seeds the shipped sample once; a second run does not process it again', async (t) => {
+  const dir = tempDir(t)
+  const first = runCli(t, ['start', '--once', '--data-dir', dir, '--recognizer', 'dictionary'], {
+    LR_SAMPLE: 'auto',
+  })
+  assert.equal((await first.exited).code, 0, first.stderr)
+  const counts = resultCounts(dir)
+  assert.ok(counts.size >= 2000, `sample processed (${counts.size} documents)`)
+  const second = runCli(t, ['start', '--once', '--data-dir', dir, '--recognizer', 'dictionary'], {
+    LR_SAMPLE: 'auto',
+  })
+  assert.equal((await second.exited).code, 0, second.stderr)
+  const done = logRecords(second.stdout).filter((r) => r.msg === 'batch done')
+  assert.equal(done.length, 0, 'nothing processed on the second run')
+  assert.equal(readMarkers(dir).size, Math.ceil(counts.size / 100))
+})

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict'
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { test } from 'node:test'
+import pino from 'pino'
+import type {
+  GroupConsumer,
+  KafkaClient,
+  KafkaMessage,
+  MessageBatchContext,
+} from '../../src/adapters/kafka.js'
+import { loadSettings } from '../../src/core/config.js'
+import { Prefetcher } from '../../src/feed/prefetcher.js'
+import { readBatchFile } from '../../src/store/batch-file.js'
+import { leftFile } from '../../src/store/layout.js'
+import { freshLayout } from '../work/fixtures.js'
+
+/** A consumer that hands one fetched batch to the prefetcher, as kafkajs's eachBatch does. */
+function oneBatch(messages: KafkaMessage[], hooks: { onHeartbeat?: () => void } = {}) {
+  const commits: string[] = []
+  let handled: Promise<void> = Promise.resolve()
+  const consumer: GroupConsumer = {
+    run: async (onBatch) => {
+      const ctx: MessageBatchContext = {
+        topic: 't',
+        partition: 0,
+        messages,
+        heartbeat: async () => hooks.onHeartbeat?.(),
+        commit: async (last) => {
+          commits.push(last)
+        },
+        isRunning: () => true,
+      }
+      handled = onBatch(ctx)
+    },
+    stop: async () => {},
+  }
+  const kafka = { consumer: async () => consumer } as unknown as KafkaClient
+  return { kafka, commits, handled: () => handled }
+}
+
+const msg = (offset: number, value: string): KafkaMessage => ({
+  partition: 0,
+  offset: String(offset),
+  value: Buffer.from(value),
+})
+
+test('an invalid message whose dead/ entry cannot be written yet is kept and written later; offsets wait for it', async (t) => {
+  const layout = await freshLayout(t)
+  const settings = loadSettings({}, { LR_DATA_DIR: layout.root, LR_MIN_FREE_DISK: '0' })
+  // dead/ is unusable at first (a file where the folder should be): every write there fails.
+  rmSync(layout.dead, { recursive: true })
+  writeFileSync(layout.dead, '')
+  const messages = [
+    msg(0, JSON.stringify({ doc_id: 'a', text: 'x' })),
+    msg(1, 'not json {'),
+    msg(2, '{"doc_id": 5}'),
+    msg(3, JSON.stringify({ doc_id: 'b', text: 'y' })),
+  ]
+  let heartbeats = 0
+  const feed = oneBatch(messages, {
+    onHeartbeat: () => {
+      heartbeats++
+      // The operator fixes it while the prefetcher waits.
+      rmSync(layout.dead, { force: true })
+      mkdirSync(layout.dead, { recursive: true })
+    },
+  })
+  const prefetcher = new Prefetcher(settings, layout, feed.kafka, pino({ level: 'silent' }))
+  await prefetcher.start()
+  await feed.handled()
+  await prefetcher.stop()
+  assert.ok(heartbeats >= 1, 'it waited (keeping the session alive) instead of giving up')
+  const dead = readdirSync(layout.dead).map((f) => JSON.parse(readFileSync(`${layout.dead}/${f}`, 'utf8')))
+  assert.deepEqual(dead.map((d) => d.source.offset).sort(), ['1', '2'], 'both invalid messages are in dead/')
+  assert.deepEqual(feed.commits, ['3'], 'offsets committed once, after the batch file and dead/ entries')
+  const files = readdirSync(layout.left).filter((f) => !f.startsWith('.'))
+  assert.equal(files.length, 1)
+  const id = (files[0] as string).replace('.msgpack', '')
+  const batch = await readBatchFile(leftFile(layout, id), id)
+  assert.deepEqual(
+    batch.docs.map((d) => d.doc_id),
+    ['a', 'b'],
+  )
+  assert.equal(prefetcher.stats.dead, 2)
+})

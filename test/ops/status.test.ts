@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict'
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import path from 'node:path'
+import { test } from 'node:test'
+import { encodeBatch } from '../../src/store/batch-file.js'
+import { ensureLayout, type Layout, layoutOf, leftFile, newBatchId } from '../../src/store/layout.js'
+import type { Marker } from '../../src/store/markers.js'
+import { makeDocs, markerPath, runCli, tempDir } from '../helpers.js'
+
+function marker(state: Marker['state'], extra: Partial<Marker> = {}): string {
+  const m: Marker = {
+    state,
+    host: hostname(),
+    pid: process.pid,
+    worker: 'w0',
+    claim: 'c1',
+    claimedAt: new Date(Date.now() - 30_000).toISOString(),
+    ...extra,
+  }
+  return `${JSON.stringify(m)}\n`
+}
+
+function batch(layout: Layout, docs: number): string {
+  const id = newBatchId()
+  writeFileSync(leftFile(layout, id), encodeBatch(id, makeDocs(docs)))
+  return id
+}
+
+/** A data dir with every state: 3 pending, 2 claimed (1 stale), 4 done (1 with failures, 2 recent), 1 handed-off, 1 bad, 2 dead, 1 ledger line. */
+async function prepared(t: Parameters<typeof tempDir>[0]): Promise<Layout> {
+  const layout = layoutOf(tempDir(t))
+  await ensureLayout(layout)
+  for (const n of [10, 20, 30]) batch(layout, n)
+  const fresh = batch(layout, 7)
+  writeFileSync(markerPath(layout, fresh), marker('claimed'))
+  const stale = batch(layout, 8)
+  writeFileSync(markerPath(layout, stale), marker('claimed'))
+  const old = new Date(Date.now() - 600_000)
+  utimesSync(markerPath(layout, stale), old, old)
+  const finished = (agoMs: number) => new Date(Date.now() - agoMs).toISOString()
+  writeFileSync(
+    markerPath(layout, newBatchId()),
+    marker('done', { finishedAt: finished(10_000), docs: 100, ok: 100, failed: 0 }),
+  )
+  writeFileSync(
+    markerPath(layout, newBatchId()),
+    marker('done', { finishedAt: finished(30_000), docs: 100, ok: 97, failed: 3 }),
+  )
+  writeFileSync(
+    markerPath(layout, newBatchId()),
+    marker('done', { finishedAt: finished(400_000), docs: 100, ok: 100, failed: 0 }),
+  )
+  writeFileSync(
+    markerPath(layout, newBatchId()),
+    marker('done', { finishedAt: finished(7_200_000), docs: 100, ok: 100, failed: 0 }),
+  )
+  writeFileSync(
+    markerPath(layout, newBatchId()),
+    marker('handed-off', { to: '/elsewhere', handedOffAt: finished(1000) }),
+  )
+  const badId = newBatchId()
+  writeFileSync(path.join(layout.bad, `${badId}.msgpack`), 'garbage')
+  writeFileSync(path.join(layout.bad, `${badId}.reason.json`), '{}')
+  writeFileSync(path.join(layout.dead, 'a.json'), '{}')
+  writeFileSync(path.join(layout.dead, 'b.json'), '{}')
+  mkdirSync(layout.ledger, { recursive: true })
+  writeFileSync(
+    path.join(layout.ledger, '2026-01-01.jsonl'),
+    `${JSON.stringify({ id: newBatchId(), state: 'done', docs: 50, ok: 49, failed: 1, finishedAt: '2026-01-01T00:00:00Z' })}\n`,
+  )
+  return layout
+}
+
+async function statusJson(
+  t: Parameters<typeof tempDir>[0],
+  layout: Layout,
+): Promise<Record<string, unknown>> {
+  const run = runCli(t, ['status', '--json', '--data-dir', layout.root], { LR_STALE_MS: '60000' })
+  assert.equal((await run.exited).code, 0, run.stderr)
+  return JSON.parse(run.stdout.join('\n')) as Record<string, unknown>
+}
+
+test('status counts match the folders, with every state present', async (t) => {
+  const layout = await prepared(t)
+  for (const pass of ['first call (reads everything)', 'second call (from state/status-index.json)']) {
+    const s = (await statusJson(t, layout)) as {
+      batches: Record<string, number>
+      docs: Record<string, number>
+      rates: { m1: number; m5: number; m15: number }
+      etaSeconds: number
+      oldestClaim: { ageMs: number }
+      ledger: { batches: number }
+    }
+    assert.deepEqual(
+      s.batches,
+      { pending: 3, claimed: 2, stale: 1, done: 5, failed: 2, handedOff: 1, bad: 1 },
+      pass,
+    )
+    assert.deepEqual(s.docs, { pending: 60, claimed: 15, done: 450, ok: 446, failed: 4, dead: 2 }, pass)
+    assert.equal(s.ledger.batches, 1)
+    // 200 documents done in the last minute and the last 5, 300 in the last 15.
+    assert.equal(s.rates.m1.toFixed(3), (200 / 60).toFixed(3))
+    assert.equal(s.rates.m5.toFixed(3), (200 / 300).toFixed(3))
+    assert.equal(s.rates.m15.toFixed(3), (300 / 900).toFixed(3))
+    assert.equal(s.etaSeconds, 113, '75 documents left at the 5-minute rate, 2/3 doc/s')
+    assert.ok(s.oldestClaim.ageMs >= 30_000)
+  }
+})
+
+test('status --json schema is stable', async (t) => {
+  const s = await statusJson(t, await prepared(t))
+  const shape = (v: unknown): unknown =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, shape(x)]))
+      : v === null
+        ? 'null'
+        : typeof v
+  assert.deepEqual(shape(s), {
+    dataDir: 'string',
+    at: 'string',
+    batches: {
+      pending: 'number',
+      claimed: 'number',
+      stale: 'number',
+      done: 'number',
+      failed: 'number',
+      handedOff: 'number',
+      bad: 'number',
+    },
+    docs: {
+      pending: 'number',
+      claimed: 'number',
+      done: 'number',
+      ok: 'number',
+      failed: 'number',
+      dead: 'number',
+    },
+    rates: { m1: 'number', m5: 'number', m15: 'number' },
+    etaSeconds: 'number',
+    oldestClaim: { batch: 'string', host: 'string', pid: 'number', ageMs: 'number' },
+    ledger: { batches: 'number' },
+    disk: { freeBytes: 'number', totalBytes: 'number', low: 'boolean' },
+    paused: 'null',
+    prefetch: 'null',
+    gpu: 'null',
+  })
+})
+
+test('status text names every state, the rate, ETA and free disk', async (t) => {
+  const layout = await prepared(t)
+  const run = runCli(t, ['status', '--data-dir', layout.root])
+  assert.equal((await run.exited).code, 0, run.stderr)
+  const text = run.stdout.join('\n')
+  assert.match(text, /pending 3 {2}claimed 2 \(stale 1\) {2}done 5 \(1 in the ledger\) \(with failures 2\)/)
+  assert.match(text, /rate .* docs\/s \(1 \/ 5 \/ 15 min\) {2}ETA 2m/)
+  assert.match(text, /disk .* free of/)
+  assert.match(text, /oldest claim/)
+})

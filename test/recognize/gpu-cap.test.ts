@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { RecognizeError } from '../../src/core/errors.js'
+import { GpuCap } from '../../src/recognize/gpu-cap.js'
+
+const never = new AbortController().signal
+const overload = (retryAfterMs?: number) =>
+  new RecognizeError('over capacity', {
+    retryable: true,
+    overload: true,
+    ...(retryAfterMs ? { retryAfterMs } : {}),
+  })
+const failure = () => new RecognizeError('500', { retryable: true, status: 500 })
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** A service that serves `capacity` calls at once for `ms` and refuses the rest at once. */
+function service(capacity: number, ms: number) {
+  let active = 0
+  let maxActive = 0
+  return {
+    get maxActive() {
+      return maxActive
+    },
+    async call(): Promise<string> {
+      if (active >= capacity) throw overload()
+      active++
+      maxActive = Math.max(maxActive, active)
+      await wait(ms)
+      active--
+      return 'ok'
+    },
+  }
+}
+
+test('one burst of refusals lowers the limit to what the service took', async () => {
+  const cap = new GpuCap({ max: 16 })
+  const svc = service(3, 30)
+  const results = await Promise.allSettled(Array.from({ length: 16 }, () => cap.run(() => svc.call(), never)))
+  assert.equal(results.filter((r) => r.status === 'fulfilled').length, 3)
+  const s = cap.snapshot()
+  assert.equal(s.limit, 3)
+  assert.equal(s.overloads, 13)
+  assert.equal(s.circuit, 'closed', 'refusals the cap can answer by lowering do not open the circuit')
+})
+
+test('after lowering, the cap keeps calls within the capacity and probes upwards one step at a time', async () => {
+  const cap = new GpuCap({ max: 8, increaseEveryMs: 20 })
+  const svc = service(4, 5)
+  // Calls that fail are retried, as the pipeline does; a call refused 50 times in a row fails the test.
+  const one = async () => {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      try {
+        return await cap.run(() => svc.call(), never)
+      } catch {}
+    }
+    throw new Error('a call was refused 50 times in a row: the cap never settled')
+  }
+  await Promise.all(Array.from({ length: 200 }, one))
+  const s = cap.snapshot()
+  assert.ok(s.limit >= 3 && s.limit <= 5, `limit ${s.limit} stays near the capacity of 4`)
+  assert.ok(s.overloads < 60, `${s.overloads} refusals for 200 calls`)
+})
+
+test('Retry-After holds back new calls for that long', async () => {
+  const cap = new GpuCap({ max: 4 })
+  await assert.rejects(
+    cap.run(async () => {
+      throw overload(300)
+    }, never),
+  )
+  const refusedAt = Date.now()
+  let startedAt = 0
+  await cap.run(async () => {
+    startedAt = Date.now()
+  }, never)
+  assert.ok(startedAt - refusedAt >= 250, `next call started ${startedAt - refusedAt} ms after the refusal`)
+})
+
+test('consecutive failures open the circuit; one trial call closes it', async () => {
+  const cap = new GpuCap({ max: 4, circuitAfter: 3, circuitOpenMs: 200 })
+  for (let i = 0; i < 3; i++) {
+    await assert.rejects(
+      cap.run(async () => {
+        throw failure()
+      }, never),
+    )
+  }
+  assert.equal(cap.snapshot().circuit, 'open')
+  const events: string[] = []
+  let trialDone = false
+  const calls = [0, 1, 2].map((i) =>
+    cap.run(async () => {
+      events.push(`start ${i} trialDone=${trialDone}`)
+      await wait(50)
+      if (events.length === 1) trialDone = true
+    }, never),
+  )
+  await Promise.all(calls)
+  assert.equal(events.length, 3)
+  assert.match(events[0] as string, /trialDone=false/)
+  assert.ok(
+    events.slice(1).every((e) => e.endsWith('trialDone=true')),
+    `the others waited for the trial: ${events.join('; ')}`,
+  )
+  assert.equal(cap.snapshot().circuit, 'closed')
+  assert.equal(cap.snapshot().circuitOpens, 1)
+})
+
+test('a cancelled call neither counts as a failure nor waits', async () => {
+  const cap = new GpuCap({ max: 1, circuitAfter: 1 })
+  const stop = new AbortController()
+  stop.abort()
+  await assert.rejects(
+    cap.run(async () => 'never', stop.signal),
+    /cancelled/,
+  )
+  assert.equal(cap.snapshot().circuit, 'closed')
+})

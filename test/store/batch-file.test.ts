@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict'
+import { readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { test } from 'node:test'
+import { isLrError } from '../../src/core/errors.js'
+import { decodeBatch, encodeBatch, readBatchHeader, writeBatchFile } from '../../src/store/batch-file.js'
+import { ensureLayout, layoutOf, leftFile, newBatchId } from '../../src/store/layout.js'
+import { makeDocs, tempDir } from '../helpers.js'
+
+function assertCorrupt(data: Uint8Array, id: string, reason: RegExp): void {
+  assert.throws(
+    () => decodeBatch(data, id),
+    (err: unknown) => isLrError(err, 'LR_BATCH_CORRUPT') && reason.test(err.message),
+  )
+}
+
+test('a batch file round-trips documents, extra fields and the header', async (t) => {
+  const layout = layoutOf(tempDir(t))
+  await ensureLayout(layout)
+  const id = newBatchId()
+  const docs = [...makeDocs(3), { doc_id: 'x', text: '中文 ✓', lang: 'zh', meta: { n: 1 } }]
+  await writeBatchFile(leftFile(layout, id), id, docs, 'test')
+  const batch = decodeBatch(readFileSync(leftFile(layout, id)), id)
+  assert.deepEqual(batch.docs, docs)
+  assert.equal(batch.header.docs, 4)
+  assert.equal(batch.header.id, id)
+  assert.equal(batch.header.source, 'test')
+  const header = await readBatchHeader(leftFile(layout, id), id)
+  assert.equal(header?.docs, 4)
+})
+
+test('truncated, bit-flipped, empty and foreign files are detected with a reason', () => {
+  const id = newBatchId()
+  const good = encodeBatch(id, makeDocs(50))
+  assertCorrupt(good.subarray(0, good.length - 7), id, /truncated/)
+  const flipped = Buffer.from(good)
+  const at = good.length - 20
+  flipped[at] = (flipped[at] as number) ^ 0x10
+  assertCorrupt(flipped, id, /checksum/)
+  assertCorrupt(new Uint8Array(0), id, /empty/)
+  assertCorrupt(Buffer.from('{"doc_id":"a","text":"b"}\n'), id, /not a leftright batch|does not decode/)
+  assertCorrupt(good.subarray(0, 10), id, /decode|truncated|header/)
+})
+
+test('the worker moves corrupt files to bad/ with the reason beside them and processes the rest', async (t) => {
+  const dir = tempDir(t)
+  const layout = layoutOf(dir)
+  await ensureLayout(layout)
+  const goodId = newBatchId()
+  await writeBatchFile(leftFile(layout, goodId), goodId, makeDocs(5))
+  const broken = { truncated: newBatchId(), flipped: newBatchId(), empty: newBatchId() }
+  const bytes = encodeBatch(broken.truncated, makeDocs(40))
+  writeFileSync(leftFile(layout, broken.truncated), bytes.subarray(0, bytes.length - 5))
+  const flipped = Buffer.from(encodeBatch(broken.flipped, makeDocs(40)))
+  flipped[flipped.length - 3] = (flipped[flipped.length - 3] as number) ^ 0xff
+  writeFileSync(leftFile(layout, broken.flipped), flipped)
+  writeFileSync(leftFile(layout, broken.empty), '')
+
+  const { runCli } = await import('../helpers.js')
+  const run = runCli(t, ['work', '--once', '--data-dir', dir, '--recognizer', 'none', '--bad-grace-ms', '0'])
+  const { code } = await run.exited
+  assert.equal(code, 0, run.stderr)
+  for (const [kind, id] of Object.entries(broken)) {
+    const reason = JSON.parse(readFileSync(path.join(layout.bad, `${id}.reason.json`), 'utf8')) as {
+      reason: string
+    }
+    assert.match(reason.reason, /truncated|checksum|empty/, kind)
+    readFileSync(path.join(layout.bad, `${id}.msgpack`))
+  }
+  const setAsideLines = run.stdout.filter((l) => l.includes('set aside in bad/'))
+  assert.equal(setAsideLines.length, 3, 'one log line per file set aside')
+  assert.equal(
+    readFileSync(path.join(layout.results, `${goodId}.jsonl`), 'utf8')
+      .trim()
+      .split('\n').length,
+    5,
+  )
+})

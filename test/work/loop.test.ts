@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict'
+import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
+import { test } from 'node:test'
+import pino from 'pino'
+import { SinkError } from '../../src/core/errors.js'
+import { leftFile } from '../../src/store/layout.js'
+import { readMarker } from '../../src/store/markers.js'
+import { ClaimQueue } from '../../src/work/claim-queue.js'
+import { type LoopContext, newLoopStats, runLoop } from '../../src/work/loop.js'
+import { batchOf, captureLog, freshLayout, MemorySink, pipelineDeps } from './fixtures.js'
+
+function context(deps: LoopContext['deps'], queue: LoopContext['queue'], log = pino({ level: 'silent' })) {
+  return {
+    deps,
+    queue,
+    log,
+    stopSignal: new AbortController().signal,
+    hardSignal: new AbortController().signal,
+    heartbeatMs: 50,
+    badGraceMs: 0,
+    archiveDays: 0,
+    untilDrained: true,
+    held: new Set(),
+    stats: newLoopStats(),
+  } satisfies LoopContext
+}
+
+test('a loop survives an error from the claim queue: it logs it, backs off and goes on', async (t) => {
+  const layout = await freshLayout(t)
+  const { id } = await batchOf(layout, 3)
+  const real = new ClaimQueue({ layout, log: pino({ level: 'silent' }), rescanMs: 100, watch: false })
+  await real.start()
+  t.after(() => real.stop())
+  let calls = 0
+  // The first look for work fails as a full disk would when the marker is created.
+  const flaky = Object.create(real) as ClaimQueue
+  flaky.next = (...args) => {
+    calls++
+    if (calls === 1)
+      return Promise.reject(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }))
+    return real.next(...args)
+  }
+  const { log, lines } = captureLog()
+  const sink = new MemorySink()
+  const ctx = context(pipelineDeps(layout, { sink }), flaky, log)
+  await runLoop(ctx, 'w0')
+  assert.equal(ctx.stats.loopErrors, 1)
+  assert.equal(ctx.stats.batchesDone, 1, 'the loop went on and did the batch')
+  assert.equal(sink.rows.size, 3)
+  const failed = lines.find((l) => l.msg === 'worker loop iteration failed; backing off')
+  assert.equal((failed?.err as { code?: string } | undefined)?.code, 'ENOSPC')
+  assert.equal((await readMarker(layout, id))?.state, 'done')
+})
+
+test('a batch whose sink fails for good is given back: marker removed, file kept, retried later', async (t) => {
+  const layout = await freshLayout(t)
+  const { id } = await batchOf(layout, 2)
+  const queue = new ClaimQueue({ layout, log: pino({ level: 'silent' }), rescanMs: 100, watch: false })
+  await queue.start()
+  t.after(() => queue.stop())
+  const sink = new MemorySink((write) => {
+    if (write === 1) throw new SinkError('ER_BAD_FIELD_ERROR', { retryable: false })
+  })
+  const ctx = context(pipelineDeps(layout, { sink }), queue)
+  await runLoop(ctx, 'w0')
+  // Given back once, then done on the retry.
+  assert.equal(ctx.stats.batchesReleased, 1)
+  assert.equal(ctx.stats.batchesDone, 1)
+  assert.equal(sink.rows.size, 2)
+  assert.equal(existsSync(leftFile(layout, id)), false, 'retired once done')
+})
+
+test('a damaged batch file older than the grace period goes to bad/ with its reason; the loop goes on', async (t) => {
+  const layout = await freshLayout(t)
+  const bad = await batchOf(layout, 2, 'bad')
+  const good = await batchOf(layout, 2, 'good')
+  writeFileSync(leftFile(layout, bad.id), 'not msgpack at all')
+  const old = new Date(Date.now() - 60_000)
+  utimesSync(leftFile(layout, bad.id), old, old)
+  const queue = new ClaimQueue({ layout, log: pino({ level: 'silent' }), rescanMs: 100, watch: false })
+  await queue.start()
+  t.after(() => queue.stop())
+  const sink = new MemorySink()
+  const ctx = context(pipelineDeps(layout, { sink }), queue)
+  await runLoop(ctx, 'w0')
+  assert.equal(ctx.stats.batchesBad, 1)
+  assert.deepEqual([...sink.rows.keys()].sort(), ['good-0', 'good-1'])
+  assert.deepEqual(readdirSync(layout.bad).sort(), [`${bad.id}.msgpack`, `${bad.id}.reason.json`])
+  const reason = JSON.parse(readFileSync(`${layout.bad}/${bad.id}.reason.json`, 'utf8')) as { code: string }
+  assert.equal(reason.code, 'LR_BATCH_CORRUPT')
+  assert.equal(await readMarker(layout, bad.id), null, 'no marker is left for a set-aside batch')
+  assert.equal((await readMarker(layout, good.id))?.state, 'done')
+})
