@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import type { GroupConsumer, KafkaClient, KafkaMessage, MessageBatchContext } from '../adapters/kafka.js'
 import type { Settings } from '../core/config.js'
-import type { Doc } from '../core/contracts.js'
+import type { Doc, Service } from '../core/contracts.js'
 import type { Logger } from '../core/log.js'
 import { retry } from '../core/retry.js'
 import { sleep } from '../core/sleep.js'
@@ -32,7 +32,7 @@ const ROOM_POLL_MS = 500
  * partition, offset and reason. Pauses (stops fetching) while left/ is full or
  * the disk is low.
  */
-export class Prefetcher {
+export class Prefetcher implements Service {
   readonly stats: PrefetchStats = { messages: 0, bytes: 0, batches: 0, dead: 0, paused: null }
   private consumer: GroupConsumer | null = null
   private readonly stopController = new AbortController()

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
+import type { Service } from '../core/contracts.js'
 import { describeError } from '../core/errors.js'
 import { type Logger, recentProblems } from '../core/log.js'
 import type { Metrics } from './metrics.js'
@@ -40,14 +41,15 @@ function tokenOk(req: http.IncomingMessage, url: URL, token: string): boolean {
  * dashboard) and /api/problems (this process's recent warnings and errors).
  * start() / idempotent stop(). A port already in use is one error line, not a crash.
  */
-export class StatusServer {
+export class StatusServer implements Service {
   private server: http.Server | null = null
   private stopping: Promise<void> | null = null
   address: { host: string; port: number } | null = null
 
   constructor(private readonly opts: StatusServerOptions) {}
 
-  async start(): Promise<boolean> {
+  /** Listen. A port in use is logged (one line) and the process goes on without the server (`address` stays null). */
+  async start(): Promise<void> {
     const i = this.opts.listen.lastIndexOf(':')
     const host = this.opts.listen.slice(0, i) || '0.0.0.0'
     const port = Number(this.opts.listen.slice(i + 1))
@@ -62,7 +64,7 @@ export class StatusServer {
       })
       server.listen(port, host, () => resolve(true))
     })
-    if (!ok) return false
+    if (!ok) return
     server.unref()
     this.server = server
     const a = server.address() as AddressInfo
@@ -71,7 +73,6 @@ export class StatusServer {
       { url: `http://${this.opts.listen.slice(0, i) || 'localhost'}:${a.port}/` },
       'dashboard, /status and /metrics',
     )
-    return true
   }
 
   stop(): Promise<void> {

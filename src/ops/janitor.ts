@@ -2,6 +2,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import lockfile from 'proper-lockfile'
 import type { DiskFloor, Settings } from '../core/config.js'
+import type { Service } from '../core/contracts.js'
 import { isNotFound } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
 import { ownerIsGone } from '../core/pid.js'
@@ -80,7 +81,7 @@ export function janitorOptions(
  *   (after 3 put-backs: bad/ with the history);
  * - done, but the batch file is still there (a crash right after marking done): delete it.
  */
-export class Janitor {
+export class Janitor implements Service {
   private timer: NodeJS.Timeout | null = null
   private release: (() => Promise<void>) | null = null
   private sweeping: Promise<void> | null = null

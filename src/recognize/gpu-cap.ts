@@ -2,26 +2,18 @@ import pLimit, { type LimitFunction } from 'p-limit'
 import { AbortedError, RecognizeError } from '../core/errors.js'
 import { sleep } from '../core/sleep.js'
 
-/**
- * The process-wide cap on recognition calls in flight, shared by every worker
- * loop; `max` is LR_GPU_CONCURRENCY. Additive increase, multiplicative
- * decrease, tuned for a service whose capacity is a handful of calls:
- * - a call refused for overload (429, 503, connection reset, socket closed,
- *   timeout) lowers the limit to `decreaseFactor` of itself, and to below the
- *   calls that were in flight when it was refused (the service could not take
- *   that many), so one burst of refusals finds the capacity at once;
- * - successes raise it by one at most every `increaseEveryMs`, probing gently:
- *   about one refused call per probe.
- * `Retry-After` pauses new calls. Consecutive failures that lowering cannot
- * help (errors other than overload, or overload at the minimum limit) open a
- * circuit: no calls for `circuitOpenMs`, then one trial call decides.
- */
 export interface GpuCapOptions {
+  /** Most calls in flight (LR_GPU_CONCURRENCY); also where the limit starts. */
   max: number
+  /** Fewest calls in flight the limit comes down to. Default 1. */
   min?: number
+  /** An overload multiplies the limit by this (and caps it below the calls in flight). Default 0.9. */
   decreaseFactor?: number
+  /** Successes raise the limit by one at most this often. Default 1000 ms. */
   increaseEveryMs?: number
+  /** Consecutive failures that open the circuit. Default 10. */
   circuitAfter?: number
+  /** How long an open circuit holds calls back before one trial call. Default 2000 ms. */
   circuitOpenMs?: number
 }
 
@@ -38,6 +30,20 @@ export interface GpuCapSnapshot {
   circuitOpens: number
 }
 
+/**
+ * The process-wide cap on recognition calls in flight, shared by every worker
+ * loop; `max` is LR_GPU_CONCURRENCY. Additive increase, multiplicative
+ * decrease, tuned for a service whose capacity is a handful of calls:
+ * - a call refused for overload (429, 503, connection reset, socket closed,
+ *   timeout) lowers the limit to `decreaseFactor` of itself, and to below the
+ *   calls that were in flight when it was refused (the service could not take
+ *   that many), so one burst of refusals finds the capacity at once;
+ * - successes raise it by one at most every `increaseEveryMs`, probing gently:
+ *   about one refused call per probe.
+ * `Retry-After` pauses new calls. Consecutive failures that lowering cannot
+ * help (errors other than overload, or overload at the minimum limit) open a
+ * circuit: no calls for `circuitOpenMs`, then one trial call decides.
+ */
 export class GpuCap {
   private readonly limiter: LimitFunction
   private readonly max: number

@@ -2,15 +2,6 @@ import { Pool } from 'undici'
 import type { Entity, EntityType, Recognized, Recognizer } from '../core/contracts.js'
 import { AbortedError, RecognizeError, type RecognizeErrorFields } from '../core/errors.js'
 
-/**
- * The GPU entity service over HTTP, through one keep-alive undici pool.
- * `leftright` format (the original contract):
- *   POST {"data_list":[{doc_id,text}]} -> [{doc_id, ent_list, maaped_ent | mapped_ent}] | {"detail": ...}
- * `hf` format (Hugging Face token classification):
- *   POST {"inputs":[text,...]} -> [[{entity_group, word, start, end, score}], ...] (by position)
- * Errors are RecognizeError, whose fields say what the cap should do (overload,
- * retryAfterMs) and whether the call was too large (split it).
- */
 export type NerFormat = 'leftright' | 'hf'
 
 export interface HttpRecognizerOptions {
@@ -41,6 +32,15 @@ function fail(
   return new RecognizeError(message, { ...fields, retryable, cause })
 }
 
+/**
+ * The GPU entity service over HTTP, through one keep-alive undici pool.
+ * `leftright` format (the original contract):
+ *   POST {"data_list":[{doc_id,text}]} -> [{doc_id, ent_list, maaped_ent | mapped_ent}] | {"detail": ...}
+ * `hf` format (Hugging Face token classification):
+ *   POST {"inputs":[text,...]} -> [[{entity_group, word, start, end, score}], ...] (by position)
+ * Errors are RecognizeError, whose fields say what the cap should do (overload,
+ * retryAfterMs) and whether the call was too large (split it).
+ */
 export class HttpRecognizer implements Recognizer {
   readonly kind = 'http'
   private readonly pool: Pool

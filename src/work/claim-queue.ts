@@ -1,4 +1,5 @@
 import { type FSWatcher, watch } from 'chokidar'
+import type { Service } from '../core/contracts.js'
 import type { Logger } from '../core/log.js'
 import { classifyLeftName, type Layout } from '../store/layout.js'
 import { type Claim, readMarker, tryClaim } from '../store/markers.js'
@@ -25,7 +26,7 @@ export const WATCH_OFF_ABOVE = 512
  * race (EEXIST) only drops that candidate. A claim is the marker on disk, never
  * this cache, so several processes on one data dir stay correct.
  */
-export class ClaimQueue {
+export class ClaimQueue implements Service {
   private readonly opts: ClaimQueueOptions
   private readonly candidates = new RandomSet()
   /** Batches put back by this process that must wait until a time (young corrupt files, failed sinks). */

@@ -28,12 +28,12 @@ for (const [name, graceMs] of [
     assert.equal(after.filter((m) => m.state === 'claimed').length, 0, 'no marker left claimed')
     const doneFirst = after.filter((m) => m.state === 'done').length
     assert.ok(doneFirst < 100, `stopped before the end (${doneFirst} of 100 batches done)`)
-    if (graceMs === '0') {
-      const released = logRecords(run.stdout).filter(
-        (r) => r.msg === 'batch given back unfinished (shutdown)',
-      )
-      assert.ok(released.length > 0, 'some in-flight batch was given back')
-    }
+    const released = logRecords(run.stdout).filter((r) => r.msg === 'batch given back unfinished (shutdown)')
+    const finishing = logRecords(run.stdout).filter((r) => r.msg === 'letting in-flight batches finish')
+    assert.equal(finishing.length, 1, 'the stop waited for the batches in flight')
+    if (graceMs === '0') assert.ok(released.length > 0, 'some in-flight batch was given back')
+    else
+      assert.equal(released.length, 0, 'with time to spare, every batch in flight finished: none given back')
 
     const again = runCli(t, args)
     assert.equal((await again.exited).code, 0, again.stderr)

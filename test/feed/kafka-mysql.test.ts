@@ -114,6 +114,7 @@ test('kill -9 during prefetch, then restart: no doc_id missing, none duplicated'
       ? readdirSync(path.join(dir, 'left')).filter((f) => !f.startsWith('.')).length
       : 0
     if (n >= 5) break
+    assert.equal(prefetch.child.exitCode, null, `prefetch ended before the kill: ${prefetch.stderr}`)
     await new Promise((r) => setTimeout(r, 5))
   }
   prefetch.child.kill('SIGKILL')

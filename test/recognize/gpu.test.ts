@@ -126,7 +126,10 @@ test('SIGTERM while calls are in flight: the calls are cancelled, exit 0, and a 
     LR_NER_URL: gpu.url,
     LR_SHUTDOWN_GRACE_MS: '500',
   })
-  while (gpu.stats().inFlight === 0) await new Promise((r) => setTimeout(r, 20))
+  while (gpu.stats().inFlight === 0) {
+    assert.equal(first.child.exitCode, null, `start ended before any call: ${first.stderr}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
   const signalledAt = Date.now()
   first.child.kill('SIGTERM')
   assert.equal((await first.exited).code, 0, first.stderr)
