@@ -35,3 +35,25 @@ export function mysqlFailure(
     cause: err,
   }
 }
+
+const exactCollations = new WeakMap<Pool, Promise<string>>()
+
+/**
+ * The collation that compares doc_ids byte for byte, trailing spaces included:
+ * MariaDB's `utf8mb4_nopad_bin`, MySQL 8's `utf8mb4_0900_bin`. (`utf8mb4_bin`
+ * is PAD SPACE: it takes `pad` and `pad ` for one value.) Asked once per pool.
+ */
+export function exactCollation(pool: Pool): Promise<string> {
+  let found = exactCollations.get(pool)
+  if (!found) {
+    found = pool
+      .query("SHOW COLLATION WHERE Collation IN ('utf8mb4_nopad_bin', 'utf8mb4_0900_bin')")
+      .then(([rows]) => {
+        const names = (rows as { Collation: string }[]).map((r) => r.Collation)
+        return names.includes('utf8mb4_nopad_bin') ? 'utf8mb4_nopad_bin' : (names[0] ?? 'utf8mb4_bin')
+      })
+    found.catch(() => exactCollations.delete(pool))
+    exactCollations.set(pool, found)
+  }
+  return found
+}

@@ -10,7 +10,9 @@ import { StatusServer } from '../ops/http-server.js'
 import { Metrics } from '../ops/metrics.js'
 import { cachedStatus } from '../ops/status.js'
 import type { GpuCap } from '../recognize/gpu-cap.js'
-import { ensureLayout, layoutOf } from '../store/layout.js'
+import { ensureLayout, type Layout, layoutOf } from '../store/layout.js'
+import { readMarker } from '../store/markers.js'
+import { markedIds, pendingIds, scanSpool } from '../store/scan.js'
 import type { WorkerPool } from '../work/pool.js'
 import { startProgress } from '../work/progress.js'
 import type { ParsedArgs } from './args.js'
@@ -61,18 +63,8 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
       releasers.push('http', () => server.stop())
       await server.start()
     }
-    let caughtUp: (() => Promise<boolean>) | null = null
-    if (useKafka) {
-      const k = createKafkaClient(settings.kafkaBrokers as string[], log.child({ component: 'kafka' }))
-      kafka = k
-      releasers.push('kafka', () => k.close())
-      await k.ensureTopic(settings.kafkaTopic)
-      if (once) caughtUp = await caughtUpCheck(k, settings.kafkaTopic, settings.kafkaGroup)
-      const p = new Prefetcher(settings, layout, k, log.child({ component: 'prefetch' }))
-      prefetcher = p
-      releasers.push('prefetcher', () => p.stop())
-      await p.start()
-    }
+    // Workers and the janitor first: they work on what is in left/ while the consumer joins its
+    // group, which after a crash can take the whole session timeout.
     if (opts.role !== 'prefetch') {
       // With a source, the pool must not stop at an empty left/: more may be on its way.
       const workers = await startWorkers({
@@ -85,6 +77,18 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
       pool = workers.pool
       gpuCap = workers.gpuCap
       releasers.push('progress', startProgress(workers.pool, log))
+    }
+    let caughtUp: (() => Promise<boolean>) | null = null
+    if (useKafka) {
+      const k = createKafkaClient(settings.kafkaBrokers as string[], log.child({ component: 'kafka' }))
+      kafka = k
+      releasers.push('kafka', () => k.close())
+      await k.ensureTopic(settings.kafkaTopic)
+      if (once) caughtUp = await caughtUpCheck(k, settings.kafkaTopic, settings.kafkaGroup)
+      const p = new Prefetcher(settings, layout, k, log.child({ component: 'prefetch' }))
+      prefetcher = p
+      releasers.push('prefetcher', () => p.stop())
+      await p.start()
     }
     if (once && caughtUp) {
       const check = caughtUp
@@ -102,19 +106,33 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
   } finally {
     await releasers.release()
   }
+  // The last line says what happened, truthfully: drained only when nothing was left.
+  const left = await leftOver(layout)
+  const drained = once && !signals.wasSignalled && left.pendingBatches === 0 && left.claimedBatches === 0
   const s = pool?.stats
   log.info(
     {
       batches: s?.batchesDone ?? 0,
       docs: (s?.docsOk ?? 0) + (s?.docsFailed ?? 0),
-      failed: s?.docsFailed ?? 0,
+      dead: s?.docsFailed ?? 0,
       bad: s?.batchesBad ?? 0,
+      ...left,
       ...(prefetcher ? { prefetched: prefetcher.stats.messages, deadMessages: prefetcher.stats.dead } : {}),
       ...(gpuCap ? { gpu: gpuCap.snapshot() } : {}),
     },
-    once ? 'drained: nothing pending or claimed; exiting' : 'stopped',
+    drained
+      ? 'drained: nothing pending or claimed; exiting'
+      : `stopped: ${left.pendingBatches} batches left pending, ${left.claimedBatches} claimed`,
   )
   return 0
+}
+
+/** Batches still waiting in left/ (pending), and those claimed (by another process) at the end. */
+async function leftOver(layout: Layout): Promise<{ pendingBatches: number; claimedBatches: number }> {
+  const scan = await scanSpool(layout)
+  let claimedBatches = 0
+  for (const id of markedIds(scan)) if ((await readMarker(layout, id))?.state === 'claimed') claimedBatches++
+  return { pendingBatches: pendingIds(scan).length, claimedBatches }
 }
 
 /** Poll `done` every half second until it says yes or a stop signal arrives. */

@@ -3,6 +3,8 @@ import type { Logger } from './log.js'
 export interface SignalHandle {
   /** Resolves on the first SIGINT/SIGTERM. */
   stopped: Promise<void>
+  /** Has a stop signal arrived? */
+  readonly wasSignalled: boolean
   dispose(): void
 }
 
@@ -46,6 +48,9 @@ export function installSignals(opts: {
   process.on('SIGTERM', handler)
   return {
     stopped,
+    get wasSignalled() {
+      return count > 0
+    },
     dispose: () => {
       process.off('SIGINT', handler)
       process.off('SIGTERM', handler)

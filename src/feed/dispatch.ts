@@ -1,4 +1,5 @@
 import type { Pool, RowDataPacket } from 'mysql2/promise'
+import { exactCollation } from '../adapters/mysql.js'
 import type { Settings } from '../core/config.js'
 import type { Doc } from '../core/contracts.js'
 import type { Logger } from '../core/log.js'
@@ -49,8 +50,10 @@ export async function dispatch(opts: {
     s.mysqlSourceTable,
   ])
   const maxId = Number(maxRow?.maxId ?? 0)
+  // Byte-exact, whatever the tables' own collations: `casedoc` has no result just because `CaseDoc` has.
+  const sameDoc = `r.doc_id = CONVERT(s.mid USING utf8mb4) COLLATE ${await exactCollation(pool)}`
   const [[countRow]] = await pool.query<RowDataPacket[]>(
-    'SELECT COUNT(*) AS n FROM ?? s LEFT JOIN ?? r ON r.doc_id = s.mid WHERE s.id > ? AND s.id <= ? AND r.doc_id IS NULL',
+    `SELECT COUNT(*) AS n FROM ?? s LEFT JOIN ?? r ON ${sameDoc} WHERE s.id > ? AND s.id <= ? AND r.doc_id IS NULL`,
     [s.mysqlSourceTable, s.mysqlResultsTable, lastId, maxId],
   )
   const total = sent + Number(countRow?.n ?? 0)
@@ -61,7 +64,7 @@ export async function dispatch(opts: {
     const brickEnd = Math.min(maxId, (Math.floor(lastId / s.dispatchBrickSize) + 1) * s.dispatchBrickSize)
     const started = performance.now()
     const [rows] = await pool.query<RowDataPacket[]>(
-      `SELECT s.id, s.mid, s.content FROM ?? s LEFT JOIN ?? r ON r.doc_id = s.mid
+      `SELECT s.id, s.mid, s.content FROM ?? s LEFT JOIN ?? r ON ${sameDoc}
        WHERE s.id > ? AND s.id <= ? AND r.doc_id IS NULL ORDER BY s.id LIMIT ?`,
       [s.mysqlSourceTable, s.mysqlResultsTable, lastId, brickEnd, s.dispatchPageSize],
     )

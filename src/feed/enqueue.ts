@@ -7,7 +7,7 @@ import type { Logger } from '../core/log.js'
 import { acceptDoc } from '../store/batch-file.js'
 import { writeNewBatch } from '../store/batches.js'
 import { ensureLayout, type Layout } from '../store/layout.js'
-import { writeDead } from '../store/set-aside.js'
+import { rawItem, writeDead } from '../store/set-aside.js'
 
 export interface EnqueueOptions {
   layout: Layout
@@ -27,8 +27,6 @@ export interface EnqueueResult {
   dead: number
   bytes: number
 }
-
-const RAW_KEEP_CHARS = 10_000
 
 /** Parse one JSONL line into a document, or say why not. */
 export function parseDocLine(line: string, maxTextBytes: number): { doc: Doc } | { reason: string } {
@@ -83,7 +81,7 @@ export async function enqueueFiles(files: string[], opts: EnqueueOptions): Promi
           stage: 'enqueue',
           reason: parsed.reason,
           source: { file: path.resolve(file), line: lineNo },
-          item: line.length > RAW_KEEP_CHARS ? `${line.slice(0, RAW_KEEP_CHARS)}...` : line,
+          ...rawItem(line),
         })
         log.warn({ file, line: lineNo, reason: parsed.reason }, 'input line set aside in dead/')
         continue

@@ -10,7 +10,7 @@ import { writeNewBatch } from '../store/batches.js'
 import { diskState } from '../store/disk.js'
 import { type Layout, stateFiles } from '../store/layout.js'
 import { scanSpool } from '../store/scan.js'
-import { writeDead } from '../store/set-aside.js'
+import { rawItem, writeDead } from '../store/set-aside.js'
 import { decodeMessage } from './decode-message.js'
 
 export type PauseReason = 'backlog' | 'disk' | null
@@ -100,7 +100,7 @@ export class Prefetcher implements Service {
               stage: 'kafka',
               reason,
               source: { topic: ctx.topic, partition: m.partition, offset: m.offset },
-              item: m.value ? m.value.toString('base64') : null,
+              ...(m.value ? rawItem(m.value, 'base64') : { item: null }),
             })
             dead.shift()
             this.stats.dead++

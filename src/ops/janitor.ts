@@ -12,7 +12,7 @@ import { diskState } from '../store/disk.js'
 import { compactDoneMarkers, pruneArchive, reclaimDisk, removeOrphanTemps } from '../store/housekeeping.js'
 import { type Layout, stateFiles } from '../store/layout.js'
 import { markerMtimeMs, readMarker } from '../store/markers.js'
-import { putBackStale } from '../store/put-back.js'
+import { clearPutBacks, putBackStale } from '../store/put-back.js'
 import { judgeClaim, markedIds, scanSpool } from '../store/scan.js'
 
 async function readOwner(file: string): Promise<{ host: string; pid: number } | null> {
@@ -219,6 +219,7 @@ export class Janitor implements Service {
       if (!marker) continue
       if (marker.state === 'done') {
         await retireBatchFile(layout, id, this.opts.archiveDays)
+        await clearPutBacks(layout, id)
         continue
       }
       if (marker.state !== 'claimed') continue

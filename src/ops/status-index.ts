@@ -11,8 +11,8 @@ import { type LedgerTotals, readLedgerFileTotals } from '../store/ledger.js'
  */
 export interface StatusIndex {
   v: 1
-  /** id -> [docs, ok, failed, finishedAt (epoch seconds)] of done markers in right/. */
-  done: Record<string, [number, number, number, number]>
+  /** id -> [docs, ok, failed, finishedAt (epoch seconds), repeats] of done markers in right/. */
+  done: Record<string, [number, number, number, number, number?]>
   /** ids of handed-off markers whose copy was verified (they never change again). */
   handedOff: Record<string, 1>
   /** id -> documents in left/<id>.msgpack. */
@@ -44,7 +44,7 @@ export async function ledgerTotalsIndexed(
   names: string[],
   idx: StatusIndex,
 ): Promise<{ totals: LedgerTotals; changed: boolean }> {
-  const totals: LedgerTotals = { batches: 0, failedBatches: 0, docs: 0, ok: 0, failed: 0 }
+  const totals: LedgerTotals = { batches: 0, failedBatches: 0, docs: 0, ok: 0, failed: 0, repeats: 0 }
   let changed = false
   const seen = new Set<string>()
   for (const name of names) {
@@ -63,6 +63,7 @@ export async function ledgerTotalsIndexed(
     totals.docs += entry.docs
     totals.ok += entry.ok
     totals.failed += entry.failed
+    totals.repeats += entry.repeats ?? 0
   }
   for (const name of Object.keys(idx.ledger)) {
     if (!seen.has(name)) {

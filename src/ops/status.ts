@@ -28,7 +28,16 @@ export interface StatusSnapshot {
     handedOff: number
     bad: number
   }
-  docs: { pending: number; claimed: number; done: number; ok: number; failed: number; dead: number }
+  /** repeats: documents re-sent within a batch (one row each: the last one processed won). */
+  docs: {
+    pending: number
+    claimed: number
+    done: number
+    ok: number
+    failed: number
+    dead: number
+    repeats: number
+  }
   /** Documents done per second over the last 1, 5 and 15 minutes. */
   rates: { m1: number; m5: number; m15: number }
   /** Seconds until the pending and claimed documents are done at the 5-minute rate (else 15, 1); null when idle. */
@@ -98,7 +107,7 @@ export async function collectStatus(layout: Layout, opts: StatusOptions): Promis
     dataDir: layout.root,
     at: new Date(now).toISOString(),
     batches: { pending: 0, claimed: 0, stale: 0, done: 0, failed: 0, handedOff: 0, bad: 0 },
-    docs: { pending: 0, claimed: 0, done: 0, ok: 0, failed: 0, dead: 0 },
+    docs: { pending: 0, claimed: 0, done: 0, ok: 0, failed: 0, dead: 0, repeats: 0 },
     rates: { m1: 0, m5: 0, m15: 0 },
     etaSeconds: null,
     oldestClaim: null,
@@ -141,7 +150,7 @@ export async function collectStatus(layout: Layout, opts: StatusOptions): Promis
       if (!marker) continue
       if (marker.state === 'done') {
         const at = Math.round(Date.parse(marker.finishedAt ?? '') / 1000) || Math.round(nowSec)
-        done = [marker.docs ?? 0, marker.ok ?? 0, marker.failed ?? 0, at]
+        done = [marker.docs ?? 0, marker.ok ?? 0, marker.failed ?? 0, at, marker.repeats ?? 0]
         idx.done[id] = done
         changed = true
       } else if (marker.state === 'handed-off') {
@@ -156,7 +165,8 @@ export async function collectStatus(layout: Layout, opts: StatusOptions): Promis
         continue
       }
     }
-    const [docs, ok, failed, at] = done
+    const [docs, ok, failed, at, repeats] = done
+    snap.docs.repeats += repeats ?? 0
     snap.batches.done++
     if (failed > 0) snap.batches.failed++
     snap.docs.done += docs
@@ -194,6 +204,7 @@ export async function collectStatus(layout: Layout, opts: StatusOptions): Promis
   snap.docs.done += ledger.totals.docs
   snap.docs.ok += ledger.totals.ok
   snap.docs.failed += ledger.totals.failed
+  snap.docs.repeats += ledger.totals.repeats
   snap.batches.bad = badNames.filter((n) => n.endsWith(BATCH_EXT) && !n.startsWith('.')).length
   snap.docs.dead = deadNames.filter((n) => n.endsWith('.json') && !n.startsWith('.')).length
   // A run younger than a window is measured over its own age (else a fresh start looks slow).

@@ -1,14 +1,17 @@
 import type { Pool } from 'mysql2/promise'
+import { exactCollation } from '../adapters/mysql.js'
 
 /** The sink's tables, created when missing: results (one row per doc_id) and failures. */
 export async function createResultTables(
   pool: Pool,
   s: { mysqlResultsTable: string; mysqlFailuresTable: string },
 ): Promise<void> {
+  // doc_id is compared byte for byte (CaseDoc, casedoc and 'casedoc ' are three documents).
+  const exact = await exactCollation(pool)
   await pool.query(
     `CREATE TABLE IF NOT EXISTS ?? (
       id BIGINT AUTO_INCREMENT PRIMARY KEY,
-      doc_id VARCHAR(50) NOT NULL,
+      doc_id VARCHAR(50) CHARACTER SET utf8mb4 COLLATE ${exact} NOT NULL,
       ent_list_str MEDIUMTEXT NOT NULL,
       mapped_list_str MEDIUMTEXT NOT NULL,
       create_time DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
@@ -22,7 +25,7 @@ export async function createResultTables(
   await pool.query(
     `CREATE TABLE IF NOT EXISTS ?? (
       id BIGINT AUTO_INCREMENT PRIMARY KEY,
-      doc_id VARCHAR(50) NOT NULL,
+      doc_id VARCHAR(50) CHARACTER SET utf8mb4 COLLATE ${exact} NOT NULL,
       batch_id VARCHAR(32) NOT NULL,
       stage VARCHAR(32) NOT NULL,
       error TEXT NOT NULL,

@@ -15,6 +15,8 @@ export interface LedgerTotals {
   docs: number
   ok: number
   failed: number
+  /** Re-sent documents (see Marker.repeats). */
+  repeats: number
 }
 
 const DAY_FILE = /^\d{4}-\d{2}-\d{2}\.jsonl$/
@@ -58,7 +60,7 @@ export const isLedgerFile = (name: string): boolean => DAY_FILE.test(name)
 
 /** Totals of one ledger file (streamed: a day can hold many lines). */
 export async function readLedgerFileTotals(file: string): Promise<LedgerTotals> {
-  const totals: LedgerTotals = { batches: 0, failedBatches: 0, docs: 0, ok: 0, failed: 0 }
+  const totals: LedgerTotals = { batches: 0, failedBatches: 0, docs: 0, ok: 0, failed: 0, repeats: 0 }
   const lines = createInterface({ input: createReadStream(file, 'utf8') })
   for await (const line of lines) {
     if (!line) continue
@@ -68,6 +70,7 @@ export async function readLedgerFileTotals(file: string): Promise<LedgerTotals> 
       totals.docs += e.docs ?? 0
       totals.ok += e.ok ?? 0
       totals.failed += e.failed ?? 0
+      totals.repeats += e.repeats ?? 0
       if ((e.failed ?? 0) > 0) totals.failedBatches++
     } catch {
       // skip a damaged line

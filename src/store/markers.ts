@@ -33,6 +33,8 @@ export interface Marker {
   docs?: number
   ok?: number
   failed?: number
+  /** Documents whose doc_id came again later in the same batch (re-sends: the last one won). */
+  repeats?: number
   /** handed-off: where the batch was sent, and when the copy was verified and removed here. */
   to?: string
   handedOffAt?: string
@@ -42,6 +44,7 @@ export interface DoneCounts {
   docs: number
   ok: number
   failed: number
+  repeats?: number
 }
 
 const markerFile = (layout: Layout, id: string): string => path.join(layout.right, id)

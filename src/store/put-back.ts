@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, unlink } from 'node:fs/promises'
 import { isNotFound } from '../core/errors.js'
 import { writeFileAtomic } from './atomic.js'
 import { attemptsFile, type Layout } from './layout.js'
@@ -56,4 +56,11 @@ export async function putBackStale(
     return 'bad'
   }
   return (await putBack(layout, id, seen)) ? 'requeued' : null
+}
+
+/** A batch is done: its put-back history is no longer needed. */
+export async function clearPutBacks(layout: Layout, id: string): Promise<void> {
+  await unlink(attemptsFile(layout, id)).catch((err: unknown) => {
+    if (!isNotFound(err)) throw err
+  })
 }

@@ -1,4 +1,6 @@
-import { readdir } from 'node:fs/promises'
+import type { Dirent } from 'node:fs'
+import { lstat, readdir } from 'node:fs/promises'
+import path from 'node:path'
 import { ownerIsGone } from '../core/pid.js'
 import { classifyLeftName, type Layout } from './layout.js'
 import type { Marker } from './markers.js'
@@ -17,18 +19,35 @@ export interface SpoolScan {
   right: Set<string>
   /** Names in left/ that are neither batches nor in-flight writes. */
   invalid: string[]
+  /** Batch-like names in left/ that are not regular files (a folder, a FIFO, a symlink): never claimed. */
+  notFiles: string[]
 }
 
 export async function scanSpool(layout: Layout): Promise<SpoolScan> {
-  const [leftNames, rightNames] = await Promise.all([readdir(layout.left), readdir(layout.right)])
+  const [leftEntries, rightNames] = await Promise.all([
+    readdir(layout.left, { withFileTypes: true }),
+    readdir(layout.right),
+  ])
   const left = new Set<string>()
   const invalid: string[] = []
-  for (const name of leftNames) {
-    const c = classifyLeftName(name)
-    if (c.kind === 'batch') left.add(c.id)
-    else if (c.kind === 'invalid') invalid.push(name)
+  const notFiles: string[] = []
+  for (const entry of leftEntries) {
+    const c = classifyLeftName(entry.name)
+    if (c.kind === 'batch') {
+      if (await isRegularFile(layout.left, entry)) left.add(c.id)
+      else notFiles.push(entry.name)
+    } else if (c.kind === 'invalid') invalid.push(entry.name)
   }
-  return { left, right: new Set(rightNames), invalid }
+  return { left, right: new Set(rightNames), invalid, notFiles }
+}
+
+/** The file system says the type in the listing; where it cannot (DT_UNKNOWN), ask lstat. */
+async function isRegularFile(dir: string, entry: Dirent): Promise<boolean> {
+  if (entry.isFile()) return true
+  if (entry.isDirectory() || entry.isSymbolicLink() || entry.isFIFO() || entry.isSocket()) return false
+  if (entry.isBlockDevice() || entry.isCharacterDevice()) return false
+  const s = await lstat(path.join(dir, entry.name)).catch(() => null)
+  return s?.isFile() ?? false
 }
 
 export function pendingIds(scan: SpoolScan): string[] {

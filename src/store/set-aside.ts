@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { rename } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { writeFileAtomic } from './atomic.js'
@@ -49,8 +49,28 @@ export interface DeadEntry {
   doc_id?: string
   batch?: string
   source?: Record<string, unknown>
-  /** The document or raw input, kept so it can be requeued by hand. */
+  /** The document or raw input, kept so it can be requeued (a prefix only, when it is large: see rawItem). */
   item?: unknown
+  /** Size and sha256 of the whole raw input, when `item` holds only its prefix. */
+  bytes?: number
+  sha256?: string
+}
+
+/** Raw input longer than this is kept as a prefix, with its size and hash. */
+export const RAW_KEEP_BYTES = 10_000
+
+/** A raw input line or message for dead/: whole when small; a prefix, its size and sha256 when large. */
+export function rawItem(
+  raw: string | Buffer,
+  encoding: 'utf8' | 'base64' = 'utf8',
+): Pick<DeadEntry, 'item' | 'bytes' | 'sha256'> {
+  const buf = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw
+  if (buf.length <= RAW_KEEP_BYTES) return { item: buf.toString(encoding) }
+  return {
+    item: `${buf.subarray(0, RAW_KEEP_BYTES).toString(encoding)}...`,
+    bytes: buf.length,
+    sha256: createHash('sha256').update(buf).digest('hex'),
+  }
 }
 
 export async function writeDead(layout: Layout, entry: DeadEntry): Promise<string> {

@@ -146,6 +146,12 @@ export class ClaimQueue implements Service {
         log.warn({ file: `left/${name}` }, 'ignoring file: name is not <short-uuid>.msgpack')
       }
     }
+    for (const name of scan.notFiles) {
+      if (!this.warnedNames.has(name)) {
+        this.warnedNames.add(name)
+        log.warn({ file: `left/${name}` }, 'ignoring entry: named like a batch but not a regular file')
+      }
+    }
     this.candidates.clear()
     for (const id of pendingIds(scan)) this.candidates.add(id)
     this.lastRefreshAt = Date.now()

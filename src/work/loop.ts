@@ -5,6 +5,7 @@ import { backoffMs, sleep } from '../core/sleep.js'
 import { retireBatchFile } from '../store/batches.js'
 import { leftFile } from '../store/layout.js'
 import type { Claim } from '../store/markers.js'
+import { clearPutBacks } from '../store/put-back.js'
 import { moveBatchToBad } from '../store/set-aside.js'
 import type { ClaimQueue } from './claim-queue.js'
 import { type PipelineDeps, processBatch } from './process-batch.js'
@@ -96,11 +97,12 @@ async function handleClaim(ctx: LoopContext, claim: Claim, worker: string): Prom
   const startedAt = Date.now()
   try {
     log.debug({ batch: id, worker }, 'claimed')
-    const { docs, ok, failed } = await processBatch(deps, id, signal)
-    await claim.finish({ docs, ok, failed })
+    const { docs, ok, failed, repeats } = await processBatch(deps, id, signal)
+    await claim.finish({ docs, ok, failed, ...(repeats > 0 ? { repeats } : {}) })
     ctx.held.delete(claim)
     // The results are committed and the marker says done: the batch file and milestone can go.
     await retireBatchFile(deps.layout, id, ctx.archiveDays)
+    await clearPutBacks(deps.layout, id)
     ctx.stats.batchesDone++
     ctx.stats.docsOk += ok
     ctx.stats.docsFailed += failed

@@ -47,6 +47,8 @@ export interface BatchOutcome {
   docs: number
   ok: number
   failed: number
+  /** Documents whose doc_id came again later in the batch: re-sends, the last one processed won. */
+  repeats: number
   /** Documents recognised in this run (not taken from a milestone). */
   recognized: number
 }
@@ -105,6 +107,13 @@ async function recognizeCall(
   }
 }
 
+/** A doc_id is compared byte for byte; when one comes again in a batch, the later document stands. */
+function lastOfEachDocId(docs: Doc[]): Doc[] {
+  const last = new Map<string, number>()
+  docs.forEach((d, i) => last.set(d.doc_id, i))
+  return last.size === docs.length ? docs : docs.filter((d, i) => last.get(d.doc_id) === i)
+}
+
 /**
  * Storage stages (mapping lookup, sink) are retried while their error says it
  * is transient, with the claim kept and heartbeated, until stopped. A permanent
@@ -133,8 +142,16 @@ export async function processBatch(
 ): Promise<BatchOutcome> {
   const { layout, log } = deps
   const batch = await readBatchFile(leftFile(layout, id), id)
+  const docs = lastOfEachDocId(batch.docs)
+  const repeats = batch.docs.length - docs.length
+  if (repeats > 0) {
+    log.info(
+      { batch: id, repeats },
+      'batch carried a repeated doc_id: a re-send; the last one processed wins',
+    )
+  }
   const recognized = await loadMilestone(layout, id, deps.recognizer.kind)
-  const todo = batch.docs.filter((d) => !recognized.has(d.doc_id))
+  const todo = docs.filter((d) => !recognized.has(d.doc_id))
   const failures = new Map<string, string>()
 
   const calls = chunk(todo, deps.docsPerCall).map(async (docs) => {
@@ -161,7 +178,7 @@ export async function processBatch(
     signal,
   )
   const results: DocResult[] = []
-  for (const doc of batch.docs) {
+  for (const doc of docs) {
     const r = recognized.get(doc.doc_id)
     if (!r) continue
     results.push({
@@ -178,7 +195,7 @@ export async function processBatch(
 
   if (failures.size > 0) {
     const list: DocFailure[] = []
-    for (const doc of batch.docs) {
+    for (const doc of docs) {
       const error = failures.get(doc.doc_id)
       if (error === undefined) continue
       await writeDead(layout, { stage: 'recognize', reason: error, doc_id: doc.doc_id, batch: id, item: doc })
@@ -209,5 +226,11 @@ export async function processBatch(
     storagePolicy(deps, id, 'sink'),
     signal,
   )
-  return { docs: batch.docs.length, ok: results.length, failed: failures.size, recognized: todo.length }
+  return {
+    docs: batch.docs.length,
+    ok: results.length,
+    failed: failures.size,
+    repeats,
+    recognized: todo.length,
+  }
 }

@@ -26,7 +26,7 @@ test('a recognition call refused twice is retried and every document is stored',
   const sink = new MemorySink()
   const deps = pipelineDeps(layout, { recognizer, sink })
   const out = await processBatch(deps, id, never)
-  assert.deepEqual(out, { docs: 4, ok: 4, failed: 0, recognized: 4 })
+  assert.deepEqual(out, { docs: 4, ok: 4, failed: 0, repeats: 0, recognized: 4 })
   assert.equal(recognizer.calls, 3)
   assert.deepEqual(deps.errors, ['overload', 'overload'])
   assert.equal(sink.rows.get('d-0')?.mapped[0]?.id, 'Q-hangzhou')
@@ -41,7 +41,7 @@ test('a bug in the recognizer (a TypeError) is not retried: its documents go to 
   const sink = new MemorySink()
   const out = await processBatch(pipelineDeps(layout, { recognizer, sink }), id, never)
   // 6 documents, 4 per call: the first call's 4 fail once, the second call's 2 succeed.
-  assert.deepEqual(out, { docs: 6, ok: 2, failed: 4, recognized: 6 })
+  assert.deepEqual(out, { docs: 6, ok: 2, failed: 4, repeats: 0, recognized: 6 })
   assert.equal(recognizer.calls, 2, 'the failed call was not retried')
   const dead = readdirSync(layout.dead).filter((f) => f.endsWith('.json'))
   assert.equal(dead.length, 4)
