@@ -110,7 +110,9 @@ async function recognizeCall(
 /** A doc_id is compared byte for byte; when one comes again in a batch, the later document stands. */
 function lastOfEachDocId(docs: Doc[]): Doc[] {
   const last = new Map<string, number>()
-  docs.forEach((d, i) => last.set(d.doc_id, i))
+  docs.forEach((d, i) => {
+    last.set(d.doc_id, i)
+  })
   return last.size === docs.length ? docs : docs.filter((d, i) => last.get(d.doc_id) === i)
 }
 
