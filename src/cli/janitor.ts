@@ -3,6 +3,7 @@ import { createLogger } from '../core/log.js'
 import { Releasers } from '../core/releasers.js'
 import { installSignals } from '../core/signals.js'
 import { Janitor, janitorOptions } from '../ops/janitor.js'
+import { createSink } from '../sink/create.js'
 import { ensureLayout, layoutOf } from '../store/layout.js'
 import type { ParsedArgs } from './args.js'
 
@@ -12,11 +13,22 @@ export async function runJanitor(args: ParsedArgs): Promise<number> {
   const log = createLogger(settings)
   const layout = layoutOf(settings.dataDir)
   await ensureLayout(layout)
-  const janitor = new Janitor(janitorOptions(settings, layout, log))
-  const signals = installSignals({ log, onStop: () => janitor.stop(), onForce: () => 0 })
   const releasers = new Releasers()
+  // A poison document found here is recorded where failures go, as inside `start`.
+  const sink = createSink(settings, layout, log.child({ component: 'sink' }))
+  releasers.push('sink', () => sink.close())
+  const janitor = new Janitor(
+    janitorOptions(settings, layout, log, {
+      onPoison: (failure) =>
+        sink.recordFailures([failure]).catch((err: unknown) => {
+          log.error({ err, doc: failure.doc_id }, 'recording a poison document failed; it is in dead/')
+        }),
+    }),
+  )
+  const signals = installSignals({ log, onStop: () => janitor.stop(), onForce: () => 0 })
   releasers.push('signals', () => signals.dispose())
   try {
+    await sink.init()
     await janitor.start()
     releasers.push('janitor', () => janitor.stop())
     if (!args.flags.once) await signals.stopped

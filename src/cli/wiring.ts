@@ -44,7 +44,18 @@ export async function startWorkers(opts: {
   releasers.push('queue', () => queue.stop())
   await queue.start()
   // The janitor puts back claims whose worker died, so the pool (and --once) never waits on them forever.
-  const janitor = new Janitor(janitorOptions(settings, layout, log, () => queue.refreshAndWake()))
+  const janitor = new Janitor(
+    janitorOptions(settings, layout, log, {
+      onRequeue: () => queue.refreshAndWake(),
+      onPoison: (failure) =>
+        sink.recordFailures([failure]).catch((err: unknown) => {
+          log.error(
+            { err, doc: failure.doc_id },
+            'recording a poison document in the failures table failed; it is in dead/',
+          )
+        }),
+    }),
+  )
   releasers.push('janitor', () => janitor.stop())
   await janitor.start()
   const gpuCap = new GpuCap({ max: settings.gpuConcurrency })

@@ -2,7 +2,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import lockfile from 'proper-lockfile'
 import type { DiskFloor, Settings } from '../core/config.js'
-import type { Service } from '../core/contracts.js'
+import type { DocFailure, Service } from '../core/contracts.js'
 import { isNotFound } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
 import { ownerIsGone } from '../core/pid.js'
@@ -39,6 +39,8 @@ export interface JanitorOptions {
   everyMs: number
   /** Called after a batch was put back, so waiting workers look again. */
   onRequeue?: () => void
+  /** Record a poison document where failures go (doc_failures); it is in dead/ already. */
+  onPoison?: (failure: DocFailure) => Promise<void>
   /** Keep done batch files in archive/ this long (0: delete them). */
   archiveDays: number
   /** Compact done markers older than this into state/ledger/. */
@@ -58,10 +60,10 @@ export function janitorOptions(
   settings: Settings,
   layout: Layout,
   log: Logger,
-  onRequeue?: () => void,
+  hooks: Pick<JanitorOptions, 'onRequeue' | 'onPoison'> = {},
 ): JanitorOptions {
   return {
-    ...(onRequeue ? { onRequeue } : {}),
+    ...hooks,
     layout,
     log: log.child({ component: 'janitor' }),
     staleMs: settings.staleMs,
@@ -229,10 +231,37 @@ export class Janitor implements Service {
       if (!verdict.stale) continue
       const outcome = await putBackStale(layout, id, marker, verdict.reason)
       if (outcome === null) continue
-      const fields = { batch: id, host: marker.host, pid: marker.pid, ageMs: Math.round(verdict.ageMs) }
-      if (outcome === 'bad')
-        log.error({ ...fields, reason: verdict.reason }, 'batch put back 3 times; set aside in bad/')
-      else log.warn({ ...fields, reason: verdict.reason }, 'stale claim put back')
+      const fields = {
+        batch: id,
+        host: marker.host,
+        pid: marker.pid,
+        ageMs: Math.round(verdict.ageMs),
+        reason: verdict.reason,
+      }
+      switch (outcome.kind) {
+        case 'requeued':
+          log.warn(fields, 'stale claim put back; the batch runs alone next')
+          break
+        case 'split':
+          log.warn({ ...fields, halves: outcome.halves }, 'batch died again while alone: split in halves')
+          break
+        case 'poison':
+          log.error(
+            { ...fields, doc: outcome.doc.doc_id },
+            'a document crashed its process while alone: set aside in dead/ (LR_POISON)',
+          )
+          await this.opts.onPoison?.({
+            doc_id: outcome.doc.doc_id,
+            batch_id: id,
+            stage: 'poison',
+            error: `LR_POISON: the process died ${outcome.history.length} times with this document in flight`,
+            attempts: outcome.history.length,
+          })
+          break
+        case 'bad':
+          log.error({ ...fields, why: outcome.reason }, 'batch file does not decode: set aside in bad/')
+          break
+      }
       this.opts.onRequeue?.()
     }
   }

@@ -11,7 +11,7 @@ import type { Layout } from './layout.js'
  * right/<id>: the marker. The only module that creates, rewrites or removes one;
  * every transition is a named function here with its precondition:
  *
- *   (none) --claim--> claimed --finish--> done --retireDone (ledger)--> (none)
+ *   (none) --claim--> claimed --markAlone--> claimed alone --finish--> done --retireDone--> (none)
  *   claimed --release (own claim) / putBack (stale, janitor) / dropForSetAside--> (none)
  *   (none) --reserveForHandoff--> handed-off --markHandedOff--> handed-off (verified)
  *
@@ -33,6 +33,8 @@ export interface Marker {
   docs?: number
   ok?: number
   failed?: number
+  /** Claimed by a worker that ran it alone in its process (a suspect after a crash): a crash now is its own. */
+  alone?: boolean
   /** Documents whose doc_id came again later in the same batch (re-sends: the last one won). */
   repeats?: number
   /** handed-off: where the batch was sent, and when the copy was verified and removed here. */
@@ -130,6 +132,13 @@ export class Claim {
     await this.assertOurs('heartbeat')
     const now = new Date()
     await utimes(markerFile(this.layout, this.id), now, now)
+  }
+
+  /** claimed -> claimed alone: no other batch is in flight in this process from now until it ends. */
+  async markAlone(): Promise<void> {
+    await this.assertOurs('marking it alone')
+    Object.assign(this.marker, { alone: true })
+    await writeFileAtomic(markerFile(this.layout, this.id), `${JSON.stringify(this.marker)}\n`)
   }
 
   /** claimed -> done, with the counts; atomic rewrite. Throws ClaimLostError when not ours. */

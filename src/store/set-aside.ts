@@ -51,6 +51,8 @@ export interface DeadEntry {
   source?: Record<string, unknown>
   /** The document or raw input, kept so it can be requeued (a prefix only, when it is large: see rawItem). */
   item?: unknown
+  /** Put-back history, for a document that poisoned its process. */
+  history?: unknown[]
   /** Size and sha256 of the whole raw input, when `item` holds only its prefix. */
   bytes?: number
   sha256?: string

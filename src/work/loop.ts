@@ -5,10 +5,11 @@ import { backoffMs, sleep } from '../core/sleep.js'
 import { retireBatchFile } from '../store/batches.js'
 import { leftFile } from '../store/layout.js'
 import type { Claim } from '../store/markers.js'
-import { clearPutBacks } from '../store/put-back.js'
+import { clearPutBacks, readPutBacks } from '../store/put-back.js'
 import { moveBatchToBad } from '../store/set-aside.js'
 import type { ClaimQueue } from './claim-queue.js'
 import { type PipelineDeps, processBatch } from './process-batch.js'
+import type { SoloGate } from './solo-gate.js'
 
 export interface LoopContext {
   deps: PipelineDeps
@@ -26,6 +27,8 @@ export interface LoopContext {
   untilDrained: boolean
   /** Claims held right now, so a forced exit can give them back. */
   held: Set<Claim>
+  /** Suspect batches (put back after a crash) run alone in this process. */
+  gate: SoloGate
   stats: LoopStats
 }
 
@@ -95,8 +98,25 @@ async function handleClaim(ctx: LoopContext, claim: Claim, worker: string): Prom
     })
   }, ctx.heartbeatMs)
   const startedAt = Date.now()
+  let entered: 'normal' | 'solo' | null = null
   try {
     log.debug({ batch: id, worker }, 'claimed')
+    // A batch put back after its owner died runs alone: a crash then is its own.
+    const suspect = (await readPutBacks(deps.layout, id)).length > 0
+    if (suspect) {
+      if (!ctx.gate.tryEnterSolo()) {
+        await claim.release()
+        ctx.queue.defer(id, 1000)
+        return
+      }
+      entered = 'solo'
+      await ctx.gate.soloReady(signal)
+      await claim.markAlone()
+      log.info({ batch: id, worker }, 'batch put back after a crash: running it alone')
+    } else {
+      await ctx.gate.enterNormal(signal)
+      entered = 'normal'
+    }
     const { docs, ok, failed, repeats } = await processBatch(deps, id, signal)
     await claim.finish({ docs, ok, failed, ...(repeats > 0 ? { repeats } : {}) })
     ctx.held.delete(claim)
@@ -113,6 +133,8 @@ async function handleClaim(ctx: LoopContext, claim: Claim, worker: string): Prom
   } finally {
     clearInterval(heartbeat)
     ctx.held.delete(claim)
+    if (entered === 'solo') ctx.gate.exitSolo()
+    else if (entered === 'normal') ctx.gate.exitNormal()
   }
 }
 

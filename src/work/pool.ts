@@ -6,6 +6,7 @@ import type { Claim } from '../store/markers.js'
 import type { ClaimQueue } from './claim-queue.js'
 import { type LoopContext, type LoopStats, newLoopStats, runLoop } from './loop.js'
 import type { PipelineDeps } from './process-batch.js'
+import { SoloGate } from './solo-gate.js'
 
 export type PoolState = 'created' | 'running' | 'stopping' | 'stopped'
 
@@ -61,6 +62,7 @@ export class WorkerPool implements Service {
       archiveDays: o.archiveDays,
       untilDrained: o.untilDrained ?? false,
       held: this.held,
+      gate: new SoloGate(),
       stats: this.stats,
     }
     const loops: Promise<void>[] = []

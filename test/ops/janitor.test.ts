@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
@@ -109,32 +109,52 @@ test('a live owner with a heartbeat older than LR_STALE_MS is put back (backdate
   assert.equal(existsSync(markerPath(layout, id)), false, 'older than staleMs: put back')
 })
 
-test('a batch put back 3 times goes to bad/ with its history', async (t) => {
+test('put back after its owner died, then dead again while alone: split in halves that carry the history; a single document alone is poison', async (t) => {
   const { layout, janitor } = await janitorFor(t)
   const id = claimed(layout, deadPid())
-  for (let i = 0; i < 3; i++) {
-    if (i > 0) {
-      writeFileSync(
-        markerPath(layout, id),
-        JSON.stringify({
-          state: 'claimed',
-          host: hostname(),
-          pid: deadPid(),
-          worker: 'w',
-          claim: `c${i}`,
-          claimedAt: '',
-        }),
-      )
+  await janitor.sweep()
+  assert.equal(existsSync(markerPath(layout, id)), false, 'first death: put back, to run alone next')
+  const history = JSON.parse(readFileSync(path.join(layout.attempts, `${id}.json`), 'utf8')) as {
+    alone: boolean
+  }[]
+  assert.deepEqual(
+    history.map((h) => h.alone),
+    [false],
+  )
+  // It ran alone (as a worker marks it) and its process died again.
+  const alone = (batch: string): void => {
+    const m: Marker = {
+      state: 'claimed',
+      host: hostname(),
+      pid: deadPid(),
+      worker: 'w0',
+      claim: 'x',
+      claimedAt: '',
+      alone: true,
     }
-    await janitor.sweep()
+    writeFileSync(markerPath(layout, batch), JSON.stringify(m))
   }
-  assert.equal(existsSync(leftFile(layout, id)), false)
-  const reason = JSON.parse(readFileSync(path.join(layout.bad, `${id}.reason.json`), 'utf8')) as {
-    history: unknown[]
-    code: string
+  alone(id)
+  await janitor.sweep()
+  assert.equal(existsSync(leftFile(layout, id)), false, 'the original is gone once both halves exist')
+  const halves = readdirSync(layout.left).map((f) => f.replace('.msgpack', ''))
+  assert.equal(halves.length, 2)
+  for (const h of halves) {
+    const carried = JSON.parse(readFileSync(path.join(layout.attempts, `${h}.json`), 'utf8')) as unknown[]
+    assert.equal(carried.length, 2, 'each half carries the history, so it runs alone too')
   }
-  assert.equal(reason.code, 'LR_POISON')
-  assert.equal(reason.history.length, 3)
+  // A half of one document dies alone: that document is the poison.
+  const half = halves[0] as string
+  alone(half)
+  await janitor.sweep()
+  const dead = readdirSync(layout.dead).map((f) =>
+    JSON.parse(readFileSync(path.join(layout.dead, f), 'utf8')),
+  )
+  assert.equal(dead.length, 1)
+  assert.match(String(dead[0].reason), /LR_POISON/)
+  assert.equal(dead[0].history.length, 3)
+  assert.equal(existsSync(leftFile(layout, half)), false)
+  assert.deepEqual(readdirSync(layout.bad), [], 'bad/ is only for files that do not decode')
 })
 
 test('kill -9 of start at 5 random moments of a 3,000-document run: every document exactly once in MySQL, nothing claimed', async (t) => {

@@ -179,44 +179,4 @@ test('Hugging Face format, and a service that refuses large calls: calls are spl
   )
 })
 
-test('a batch that crashes its worker process every time: after 3 crashes it is in bad/, the rest completes', async (t) => {
-  const poison = 'doc-123'
-  let current: ReturnType<typeof runCli> | null = null
-  // Stands in for a document that takes the process down (say, out of memory on a huge text):
-  // whenever the service is sent the poison document, the worker process dies with SIGKILL.
-  const gpu = await mockGpu(t, {
-    capacity: 4,
-    callMs: 2,
-    onCall: (ids) => {
-      if (ids.includes(poison)) current?.child.kill('SIGKILL')
-    },
-  })
-  const dir = await enqueued(t, 300)
-  const env = { LR_NER_URL: gpu.url, LR_WORKERS: '1', LR_STALE_MS: '2000' }
-  let crashes = 0
-  for (let run = 0; run < 6; run++) {
-    current = runCli(t, ['start', '--once', '--data-dir', dir], env)
-    const exit = await current.exited
-    if (exit.signal === 'SIGKILL') {
-      crashes++
-      continue
-    }
-    assert.equal(exit.code, 0, current.stderr)
-    break
-  }
-  assert.equal(crashes, 3, 'the poison batch was tried 3 times, then set aside')
-  const badReasons = readdirSync(path.join(dir, 'bad')).filter((f) => f.endsWith('.reason.json'))
-  assert.equal(badReasons.length, 1)
-  const reason = JSON.parse(readFileSync(path.join(dir, 'bad', badReasons[0] as string), 'utf8')) as {
-    code: string
-    history: unknown[]
-  }
-  assert.equal(reason.code, 'LR_POISON')
-  assert.equal(reason.history.length, 3)
-  // Every other batch completed: 250 documents, once each; none of the poison batch's.
-  const counts = resultCounts(dir)
-  assert.equal(counts.size, 250)
-  assert.ok([...counts.values()].every((c) => c === 1))
-  assert.equal(counts.has(poison), false)
-  assert.ok([...readMarkers(dir).values()].every((m) => m.state === 'done'))
-})
+// A batch that crashes its process every time: see test/faults/poison.test.ts (split until the one document is found).

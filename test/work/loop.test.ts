@@ -7,6 +7,7 @@ import { leftFile } from '../../src/store/layout.js'
 import { readMarker } from '../../src/store/markers.js'
 import { ClaimQueue } from '../../src/work/claim-queue.js'
 import { type LoopContext, newLoopStats, runLoop } from '../../src/work/loop.js'
+import { SoloGate } from '../../src/work/solo-gate.js'
 import { batchOf, captureLog, freshLayout, MemorySink, pipelineDeps } from './fixtures.js'
 
 function context(deps: LoopContext['deps'], queue: LoopContext['queue'], log = pino({ level: 'silent' })) {
@@ -21,6 +22,7 @@ function context(deps: LoopContext['deps'], queue: LoopContext['queue'], log = p
     archiveDays: 0,
     untilDrained: true,
     held: new Set(),
+    gate: new SoloGate(),
     stats: newLoopStats(),
   } satisfies LoopContext
 }
