@@ -13,12 +13,36 @@ export function createMysqlPool(url: string, connectionLimit = 4): Pool {
   })
 }
 
-/** Errors that no retry can fix: the data itself is wrong for the table. */
-const PERMANENT = new Set([
-  'ER_DATA_TOO_LONG',
-  'ER_TRUNCATED_WRONG_VALUE_FOR_FIELD',
-  'ER_PARSE_ERROR',
-  'ER_BAD_FIELD_ERROR',
+/**
+ * Errors that a wait can fix: the server or the network is away, busy or read-only for a
+ * while. Anything else (unknown column or table, access denied, data too long, bad syntax)
+ * is permanent: retrying it would loop forever.
+ */
+const TRANSIENT = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ER_LOCK_WAIT_TIMEOUT',
+  'ER_LOCK_DEADLOCK',
+  'ER_OPTION_PREVENTS_STATEMENT',
+  'ER_READ_ONLY_MODE',
+  'ER_CON_COUNT_ERROR',
+  'ER_TOO_MANY_USER_CONNECTIONS',
+  'ER_SERVER_SHUTDOWN',
+  'ER_CONNECTION_KILLED',
+  'ER_QUERY_INTERRUPTED',
+  'ER_NET_READ_ERROR',
+  'ER_NET_READ_INTERRUPTED',
+  'ER_NET_WRITE_INTERRUPTED',
+  'ER_NET_ERROR_ON_WRITE',
+  'ER_GET_TEMPORARY_ERRMSG',
+  'ER_CLIENT_INTERACTION_TIMEOUT',
 ])
 
 /** What a mysql2 error means for a caller: its code, a message naming `what` failed, and whether a retry can help. */
@@ -31,7 +55,7 @@ export function mysqlFailure(
   return {
     message: `${what}: ${driverCode}: ${text}`,
     driverCode,
-    retryable: !PERMANENT.has(driverCode),
+    retryable: TRANSIENT.has(driverCode),
     cause: err,
   }
 }

@@ -1,5 +1,5 @@
 import { unknownEnv } from '../core/config.js'
-import { ErrorCodes, isLrError } from '../core/errors.js'
+import { describeError, ErrorCodes, isLrError } from '../core/errors.js'
 import { parseCli, usage } from './args.js'
 import { runDispatch } from './dispatch.js'
 import { runDoctor } from './doctor.js'
@@ -45,9 +45,21 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Commands that run until stopped; every other command is one-shot. */
+const SERVICES = new Set(['start', 'work', 'prefetch', 'janitor'])
+
+/**
+ * A one-shot command has said its last line: a client library's handle left open
+ * (a broker that never answers, a pool still closing) must not keep the process up.
+ */
+function exitSoon(code: number): void {
+  setTimeout(() => process.exit(code), 2000).unref()
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code
+    if (!SERVICES.has(process.argv[2] ?? '')) exitSoon(code)
   },
   (err: unknown) => {
     if (isLrError(err, ErrorCodes.config) || isLrError(err, ErrorCodes.usage)) {
@@ -55,9 +67,10 @@ main(process.argv.slice(2)).then(
       process.exitCode = 2
       return
     }
-    process.stderr.write(
-      `leftright: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    )
+    // One line; the stack only when asked for (LR_LOG_LEVEL=debug).
+    const detail = process.env.LR_LOG_LEVEL === 'debug' && err instanceof Error ? `\n${err.stack}` : ''
+    process.stderr.write(`leftright: ${describeError(err)}${detail}\n`)
     process.exitCode = 1
+    exitSoon(1)
   },
 )

@@ -1,6 +1,6 @@
 import { createKafkaClient, type KafkaClient } from '../adapters/kafka.js'
 import { loadSettings } from '../core/config.js'
-import { ConfigError } from '../core/errors.js'
+import { AbortedError, ConfigError } from '../core/errors.js'
 import { createLogger } from '../core/log.js'
 import { Releasers } from '../core/releasers.js'
 import { installSignals } from '../core/signals.js'
@@ -43,7 +43,15 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
     await prefetcher?.stop()
     await pool?.stop()
   }
-  const signals = installSignals({ log, onStop: stopAll, onForce: () => pool?.releaseHeldSync() ?? 0 })
+  const stopping = new AbortController()
+  const signals = installSignals({
+    log,
+    onStop: async () => {
+      stopping.abort()
+      await stopAll()
+    },
+    onForce: () => pool?.releaseHeldSync() ?? 0,
+  })
   releasers.push('signals', () => signals.dispose())
   const status = cachedStatus(layout, { staleMs: settings.staleMs, minFreeDisk: settings.minFreeDisk })
   const metrics = new Metrics({
@@ -67,16 +75,24 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
     // group, which after a crash can take the whole session timeout.
     if (opts.role !== 'prefetch') {
       // With a source, the pool must not stop at an empty left/: more may be on its way.
-      const workers = await startWorkers({
-        settings,
-        log,
-        releasers,
-        untilDrained: once && !useKafka,
-        observer: metrics,
-      })
+      let workers: Awaited<ReturnType<typeof startWorkers>>
+      try {
+        workers = await startWorkers({
+          settings,
+          log,
+          releasers,
+          signal: stopping.signal,
+          untilDrained: once && !useKafka,
+          observer: metrics,
+        })
+      } catch (err) {
+        // Stopped while waiting for a dependency (MySQL down at start): a clean stop, not a failure.
+        if (err instanceof AbortedError && stopping.signal.aborted) return 0
+        throw err
+      }
       pool = workers.pool
       gpuCap = workers.gpuCap
-      releasers.push('progress', startProgress(workers.pool, log))
+      releasers.push('progress', startProgress(workers.pool, log, workers.outages))
     }
     let caughtUp: (() => Promise<boolean>) | null = null
     if (useKafka) {

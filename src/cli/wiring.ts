@@ -1,7 +1,9 @@
 import type { Settings } from '../core/config.js'
 import type { PipelineObserver } from '../core/contracts.js'
 import type { Logger } from '../core/log.js'
+import { Outages } from '../core/outages.js'
 import type { Releasers } from '../core/releasers.js'
+import { retry } from '../core/retry.js'
 import { createMapper } from '../map/create.js'
 import { writeGpuStateEverySecond } from '../ops/gpu-state.js'
 import { Janitor, janitorOptions } from '../ops/janitor.js'
@@ -23,15 +25,31 @@ export async function startWorkers(opts: {
   releasers: Releasers
   untilDrained: boolean
   observer?: PipelineObserver
-}): Promise<{ pool: WorkerPool; gpuCap: GpuCap }> {
+  /** Aborted when the process is asked to stop (while it waits for MySQL, say). */
+  signal: AbortSignal
+}): Promise<{ pool: WorkerPool; gpuCap: GpuCap; outages: Outages }> {
   const { settings, log, releasers } = opts
+  const outages = new Outages(log.child({ component: 'health' }))
   const layout = layoutOf(settings.dataDir)
   await ensureLayout(layout)
   const recognizer = createRecognizer(settings)
   releasers.push('recognizer', () => recognizer.close())
   const sink = createSink(settings, layout, log.child({ component: 'sink' }))
   releasers.push('sink', () => sink.close())
-  await sink.init()
+  // A service waits for its database: one line when it is unreachable, one when it is back.
+  await retry(
+    'preparing the sink',
+    () => sink.init(),
+    {
+      attempts: Number.POSITIVE_INFINITY,
+      baseMs: 500,
+      capMs: 10_000,
+      maxExponent: 6,
+      onRetry: ({ err }) => outages.failed('sink', err, 'the workers start'),
+    },
+    opts.signal,
+  )
+  outages.ok('sink')
   // After the sink: its init waits for MySQL to come up.
   const mapper = createMapper(settings, log.child({ component: 'mapper' }))
   releasers.push('mapper', () => mapper.close())
@@ -47,6 +65,7 @@ export async function startWorkers(opts: {
   const janitor = new Janitor(
     janitorOptions(settings, layout, log, {
       onRequeue: () => queue.refreshAndWake(),
+      outages,
       onPoison: (failure) =>
         sink.recordFailures([failure]).catch((err: unknown) => {
           log.error(
@@ -59,7 +78,7 @@ export async function startWorkers(opts: {
   releasers.push('janitor', () => janitor.stop())
   await janitor.start()
   const gpuCap = new GpuCap({ max: settings.gpuConcurrency })
-  releasers.push('gpu-state', writeGpuStateEverySecond(layout, gpuCap, log))
+  releasers.push('gpu-state', writeGpuStateEverySecond(layout, gpuCap, outages, log))
   const pool = new WorkerPool({
     deps: {
       layout,
@@ -70,6 +89,7 @@ export async function startWorkers(opts: {
       log: log.child({ component: 'pipeline' }),
       docsPerCall: settings.nerDocsPerCall,
       recognizeAttempts: settings.nerAttempts,
+      outages,
       ...(opts.observer ? { observer: opts.observer } : {}),
     },
     queue,
@@ -93,5 +113,5 @@ export async function startWorkers(opts: {
     },
     'workers started',
   )
-  return { pool, gpuCap }
+  return { pool, gpuCap, outages }
 }

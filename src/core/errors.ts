@@ -79,6 +79,8 @@ export interface RecognizeErrorFields {
   retryAfterMs?: number
   /** The call was too large for the service: split it. */
   tooLarge?: boolean
+  /** No connection could be made: the service is down (an outage, not the documents' fault). */
+  unreachable?: boolean
 }
 
 /** A recognition call failed as a whole. */
@@ -88,6 +90,7 @@ export class RecognizeError extends LrError {
   readonly overload: boolean
   readonly retryAfterMs: number | undefined
   readonly tooLarge: boolean
+  readonly unreachable: boolean
 
   constructor(message: string, opts: RecognizeErrorFields & { retryable: boolean; cause?: unknown }) {
     super(message, opts)
@@ -95,6 +98,7 @@ export class RecognizeError extends LrError {
     this.overload = opts.overload ?? false
     this.retryAfterMs = opts.retryAfterMs
     this.tooLarge = opts.tooLarge ?? false
+    this.unreachable = opts.unreachable ?? false
   }
 }
 
@@ -130,6 +134,13 @@ export function isLrError(err: unknown, code?: ErrorCode): err is LrError {
 export function errnoCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code
   return typeof code === 'string' ? code : undefined
+}
+
+/** The disk (or quota) is full: wait for space, it is no one's fault. */
+export function isNoSpace(err: unknown): boolean {
+  const code = errnoCode(err) ?? (err instanceof StorageError ? err.driverCode : undefined)
+  if (code === 'ENOSPC' || code === 'EDQUOT') return true
+  return err instanceof Error && err.cause !== undefined && isNoSpace(err.cause)
 }
 
 /** True for an ENOENT: the thing was already gone, which is often expected. */

@@ -112,7 +112,8 @@ export function doctorChecks(s: Settings): Check[] {
             'check LR_KAFKA_BROKERS (host:port of a broker this box can reach) and that the broker runs',
           )
         } finally {
-          await kafka.close()
+          // A port that accepts connections but is not Kafka can hold a disconnect forever.
+          await withTimeout(kafka.close(), 3000, 'kafka close').catch(() => {})
         }
       },
     },

@@ -3,8 +3,9 @@ import { hostname } from 'node:os'
 import lockfile from 'proper-lockfile'
 import type { DiskFloor, Settings } from '../core/config.js'
 import type { DocFailure, Service } from '../core/contracts.js'
-import { isNotFound } from '../core/errors.js'
+import { isNoSpace, isNotFound } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
+import type { Outages } from '../core/outages.js'
 import { ownerIsGone } from '../core/pid.js'
 import { writeFileAtomic } from '../store/atomic.js'
 import { retireBatchFile } from '../store/batches.js'
@@ -39,6 +40,8 @@ export interface JanitorOptions {
   everyMs: number
   /** Called after a batch was put back, so waiting workers look again. */
   onRequeue?: () => void
+  /** Where a full disk is reported (once for the process); absent when the janitor runs alone. */
+  outages?: Outages
   /** Record a poison document where failures go (doc_failures); it is in dead/ already. */
   onPoison?: (failure: DocFailure) => Promise<void>
   /** Keep done batch files in archive/ this long (0: delete them). */
@@ -60,7 +63,7 @@ export function janitorOptions(
   settings: Settings,
   layout: Layout,
   log: Logger,
-  hooks: Pick<JanitorOptions, 'onRequeue' | 'onPoison'> = {},
+  hooks: Pick<JanitorOptions, 'onRequeue' | 'onPoison' | 'outages'> = {},
 ): JanitorOptions {
   return {
     ...hooks,
@@ -91,6 +94,7 @@ export class Janitor implements Service {
   private lastHousekeeping = 0
   private diskLowLogged = false
   private waitingLogged = false
+  private noSpaceSaid = false
   /** Consecutive failed sweeps, and the last failure's message (for status). */
   failures = 0
   lastError: string | null = null
@@ -122,6 +126,14 @@ export class Janitor implements Service {
         await this.sweep()
         this.failures = 0
       } catch (err) {
+        if (isNoSpace(err)) {
+          // A full disk is an outage, said once (by the pool's Outages, or here when running alone).
+          if (this.opts.outages) this.opts.outages.failed('disk', err, 'the janitor waits')
+          else if (!this.noSpaceSaid) this.opts.log.warn({ err }, 'out of disk space: the janitor waits')
+          this.noSpaceSaid = true
+          return
+        }
+        this.noSpaceSaid = false
         // The loop never dies: the failure is logged and shown in status, and the next tick tries again.
         this.failures++
         this.lastError = err instanceof Error ? err.message : String(err)

@@ -44,6 +44,9 @@ export function formatStatus(s: StatusSnapshot): string {
       `gpu cap   limit ${g.limit} of ${g.max}, ${g.inFlight} in flight, circuit ${g.circuit}, ${g.overloads} overload answers (pid ${g.pid})`,
     )
   }
+  for (const [dep, o] of Object.entries(s.dependencies)) {
+    lines.push(`DOWN      ${dep} since ${o.since}: ${o.error} (${o.waiting})`)
+  }
   const p = s.prefetch
   if (p) {
     const state = !p.running ? 'not running' : p.paused ? `PAUSED (${p.paused})` : 'running'

@@ -58,6 +58,8 @@ export interface StatusSnapshot {
   } | null
   /** The GPU cap of the running pool (state/gpu.json); null when no pool of this host is running. */
   gpu: GpuState | null
+  /** Dependencies the running pool finds unreachable now (entity service, sink, mapping, disk, source), with since when and why. */
+  dependencies: GpuState['dependencies']
 }
 
 export interface StatusOptions {
@@ -116,6 +118,7 @@ export async function collectStatus(layout: Layout, opts: StatusOptions): Promis
     paused: null,
     prefetch: await readPrefetchState(layout),
     gpu: await readGpuState(layout),
+    dependencies: {},
   }
   let changed = false
   const markers = new Set([...scan.right].filter((n) => isBatchId(n)))
@@ -213,6 +216,7 @@ export async function collectStatus(layout: Layout, opts: StatusOptions): Promis
   const rate = snap.rates.m5 || snap.rates.m15 || snap.rates.m1
   const remaining = snap.docs.pending + snap.docs.claimed
   snap.etaSeconds = remaining > 0 && rate > 0 ? Math.round(remaining / rate) : null
+  snap.dependencies = snap.gpu?.dependencies ?? {}
   snap.paused = snap.disk?.low ? 'disk' : (snap.prefetch?.running && snap.prefetch.paused) || null
   return snap
 }

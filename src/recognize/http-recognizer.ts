@@ -11,6 +11,8 @@ export interface HttpRecognizerOptions {
   connections: number
 }
 
+/** No connection at all: the service is down or not there, which is no document's fault. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
 const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504])
 const OVERLOAD_STATUSES = new Set([429, 503])
 const NETWORK_OVERLOAD = new Set([
@@ -91,7 +93,8 @@ export class HttpRecognizer implements Recognizer {
       }
       const code = (err as { code?: string }).code ?? 'unknown'
       const overload = NETWORK_OVERLOAD.has(code)
-      throw fail(`entity service: ${code}: ${(err as Error).message}`, true, { overload }, err)
+      const unreachable = UNREACHABLE.has(code)
+      throw fail(`entity service: ${code}: ${(err as Error).message}`, true, { overload, unreachable }, err)
     }
     let parsed: unknown
     try {

@@ -5,7 +5,6 @@ import type { Settings } from '../core/config.js'
 import type { DocFailure, DocResult, Sink } from '../core/contracts.js'
 import { SinkError } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
-import { retry } from '../core/retry.js'
 import { createResultTables } from './mysql-tables.js'
 
 const sinkError = (err: unknown, what: string): SinkError => {
@@ -16,7 +15,6 @@ const sinkError = (err: unknown, what: string): SinkError => {
 /** Rows per INSERT statement, and a byte budget well under the default max_allowed_packet (16 MiB). */
 const ROWS_PER_STATEMENT = 1000
 const BYTES_PER_STATEMENT = 4 * 1024 * 1024
-const INIT_ATTEMPTS = 8
 
 /**
  * Results into MySQL: a batch's rows go in with multi-row INSERT ... ON
@@ -36,22 +34,12 @@ export class MysqlSink implements Sink {
   }
 
   async init(): Promise<void> {
-    await retry(
-      'creating the result tables',
-      async () => {
-        try {
-          await createResultTables(this.pool, this.settings)
-        } catch (err) {
-          throw sinkError(err, 'creating tables')
-        }
-      },
-      {
-        attempts: INIT_ATTEMPTS,
-        baseMs: 500,
-        capMs: 5000,
-        onRetry: ({ err, attempt }) => this.log.warn({ err, attempt }, 'MySQL not ready; retrying'),
-      },
-    )
+    // One attempt: the caller decides whether to wait (a service) or to stop (a one-shot command).
+    try {
+      await createResultTables(this.pool, this.settings)
+    } catch (err) {
+      throw sinkError(err, 'creating tables')
+    }
   }
 
   async write(batchId: string, results: DocResult[]): Promise<void> {

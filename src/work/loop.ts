@@ -1,6 +1,7 @@
-import { stat } from 'node:fs/promises'
-import { AbortedError, BatchCorruptError, ClaimLostError } from '../core/errors.js'
+import { stat, statfs } from 'node:fs/promises'
+import { AbortedError, BatchCorruptError, ClaimLostError, isNoSpace } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
+import { retry } from '../core/retry.js'
 import { backoffMs, sleep } from '../core/sleep.js'
 import { retireBatchFile } from '../store/batches.js'
 import { leftFile } from '../store/layout.js'
@@ -65,8 +66,13 @@ export async function runLoop(ctx: LoopContext, worker: string): Promise<void> {
   let failures = 0
   while (!ctx.stopSignal.aborted) {
     try {
+      // Take no claim that cannot be recorded: with the disk full, wait for space first.
+      if (ctx.deps.outages.isDown('disk')) await waitForSpace(ctx)
+      if (ctx.stopSignal.aborted) break
       const claim = await ctx.queue.next(worker, ctx.stopSignal, ctx.untilDrained)
       if (!claim) break
+      // Its marker was written: the disk takes writes again.
+      ctx.deps.outages.ok('disk')
       ctx.stats.active++
       try {
         await handleClaim(ctx, claim, worker)
@@ -76,6 +82,11 @@ export async function runLoop(ctx: LoopContext, worker: string): Promise<void> {
       }
       failures = 0
     } catch (err) {
+      if (isNoSpace(err)) {
+        // Said once for the whole process (Outages); the loop waits for space at its top.
+        ctx.deps.outages.failed('disk', err, 'no new claims')
+        continue
+      }
       failures++
       ctx.stats.loopErrors++
       const waitMs = backoffMs(Math.min(failures, 6), 250, 15_000)
@@ -118,7 +129,19 @@ async function handleClaim(ctx: LoopContext, claim: Claim, worker: string): Prom
       entered = 'normal'
     }
     const { docs, ok, failed, repeats } = await processBatch(deps, id, signal)
-    await claim.finish({ docs, ok, failed, ...(repeats > 0 ? { repeats } : {}) })
+    // The results are stored: a full disk must not make the batch run again; keep the claim and wait.
+    await retry(
+      `batch ${id}: marking it done`,
+      () => claim.finish({ docs, ok, failed, ...(repeats > 0 ? { repeats } : {}) }),
+      {
+        attempts: Number.POSITIVE_INFINITY,
+        baseMs: 500,
+        capMs: 5000,
+        retryable: isNoSpace,
+        onRetry: ({ err }) => deps.outages.failed('disk', err, 'finished batches wait to be marked done'),
+      },
+      ctx.hardSignal,
+    )
     ctx.held.delete(claim)
     // The results are committed and the marker says done: the batch file and milestone can go.
     await retireBatchFile(deps.layout, id, ctx.archiveDays)
@@ -178,6 +201,17 @@ async function onFailure(ctx: LoopContext, claim: Claim, err: unknown, claimLost
   const waitMs = 1000 + backoffMs(3)
   queue.defer(id, waitMs)
   log.error({ batch: id, err, retryInMs: waitMs }, 'batch failed; given back for a retry')
+}
+
+/** Free bytes that let a worker record a claim, a milestone and a done marker again. */
+const ROOM_BYTES = 256 * 1024
+
+async function waitForSpace(ctx: LoopContext): Promise<void> {
+  while (!ctx.stopSignal.aborted) {
+    const s = await statfs(ctx.deps.layout.root)
+    if (s.bavail * s.bsize >= ROOM_BYTES) return
+    await sleep(1000, ctx.stopSignal)
+  }
 }
 
 async function fileAgeMs(file: string): Promise<number | null> {

@@ -9,8 +9,9 @@ import type {
   Recognizer,
   Sink,
 } from '../core/contracts.js'
-import { AbortedError, describeError, RecognizeError } from '../core/errors.js'
+import { AbortedError, describeError, isNoSpace, RecognizeError } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
+import type { Outages } from '../core/outages.js'
 import { type RetryPolicy, retry } from '../core/retry.js'
 import type { GpuCap } from '../recognize/gpu-cap.js'
 import { readBatchFile } from '../store/batch-file.js'
@@ -29,9 +30,11 @@ export interface PipelineDeps {
   log: Logger
   /** Documents sent per recognition call. */
   docsPerCall: number
-  /** Attempts per recognition call before its documents go to dead/. */
+  /** Attempts per recognition call before its documents go to dead/ (an unreachable service does not use them up). */
   recognizeAttempts: number
   observer?: PipelineObserver
+  /** Where outages of the entity service, the mapping table and the sink are reported (once each). */
+  outages: Outages
 }
 
 /** A short label for a failed recognition call, for metrics. */
@@ -74,16 +77,27 @@ async function recognizeCall(
   try {
     const ok = await retry(
       'recognition call',
-      () => {
+      async () => {
         attempts++
-        return deps.gpuCap.run(() => deps.recognizer.recognize(input, signal), signal)
+        const out = await deps.gpuCap.run(() => deps.recognizer.recognize(input, signal), signal)
+        deps.outages.ok('entity service')
+        return out
       },
       {
-        attempts: deps.recognizeAttempts,
+        attempts: Number.POSITIVE_INFINITY,
         baseMs: 200,
         capMs: 10_000,
-        // A call too large is split below, not retried as it is.
-        retryable: (err) => err instanceof RecognizeError && err.retryable && !err.tooLarge,
+        maxExponent: 6,
+        retryable: (err) => {
+          if (!(err instanceof RecognizeError) || !err.retryable || err.tooLarge) return false
+          if (err.unreachable) {
+            // Down is not the documents' fault: wait for it without using up their attempts.
+            attempts--
+            deps.outages.failed('entity service', err, 'recognition waits')
+            return true
+          }
+          return attempts < deps.recognizeAttempts
+        },
         minWaitMs: (err) => (err instanceof RecognizeError ? (err.retryAfterMs ?? 0) : 0),
         onRetry: ({ err }) => deps.observer?.recognitionError(recognitionErrorKind(err)),
       },
@@ -125,11 +139,33 @@ function storagePolicy(deps: PipelineDeps, id: string, stage: 'mapping' | 'sink'
   return {
     attempts: Number.POSITIVE_INFINITY,
     baseMs: 500,
-    capMs: 30_000,
+    capMs: 10_000,
     maxExponent: 8,
-    onRetry: ({ err, attempt, waitMs }) =>
-      deps.log.warn({ batch: id, stage, attempt, waitMs, err }, `${stage} failed; will retry`),
+    onRetry: ({ err, attempt, waitMs }) => {
+      // The first failure of a batch says so; the outage itself is reported once for all batches.
+      if (isNoSpace(err)) {
+        deps.outages.failed('disk', err, 'batches keep their claims and wait')
+        return
+      }
+      if (attempt === 1) deps.log.warn({ batch: id, stage, waitMs, err }, `${stage} failed; will retry`)
+      deps.outages.failed(stage, err, 'batches keep their claims and wait')
+    },
   }
+}
+
+/** Run a storage stage under its retry policy; a success ends its outage, if there was one. */
+async function storing<T>(
+  deps: PipelineDeps,
+  id: string,
+  stage: 'mapping' | 'sink',
+  what: string,
+  fn: () => Promise<T>,
+  signal: AbortSignal,
+): Promise<T> {
+  const out = await retry(`batch ${id}: ${what}`, fn, storagePolicy(deps, id, stage), signal)
+  deps.outages.ok(stage)
+  if (stage === 'sink') deps.outages.ok('disk')
+  return out
 }
 
 /**
@@ -167,18 +203,17 @@ export async function processBatch(
   await Promise.all(calls)
   if (signal.aborted) throw new AbortedError(`batch ${id}: stopped before it finished`)
   if (todo.length > 0 && deps.recognizer.kind !== 'none') {
-    await saveMilestone(layout, id, deps.recognizer.kind, [...recognized.values()])
+    // Milestones save GPU time; they are not the record. A full disk must not throw recognition away.
+    await saveMilestone(layout, id, deps.recognizer.kind, [...recognized.values()]).catch((err: unknown) => {
+      if (isNoSpace(err)) deps.outages.failed('disk', err, 'milestones are skipped and new claims wait')
+      else log.warn({ batch: id, err }, 'milestone not saved; the batch goes on to the sink')
+    })
   }
 
   // Map: one lookup for every surface of the batch.
   const surfaces = new Set<string>()
   for (const r of recognized.values()) for (const e of r.entities) surfaces.add(e.text)
-  const ids = await retry(
-    `batch ${id}: mapping`,
-    () => deps.mapper.lookupMany(surfaces),
-    storagePolicy(deps, id, 'mapping'),
-    signal,
-  )
+  const ids = await storing(deps, id, 'mapping', 'mapping', () => deps.mapper.lookupMany(surfaces), signal)
   const results: DocResult[] = []
   for (const doc of docs) {
     const r = recognized.get(doc.doc_id)
@@ -210,22 +245,19 @@ export async function processBatch(
         attempts: deps.recognizeAttempts,
       })
     }
-    await retry(
-      `batch ${id}: recording failures`,
-      () => deps.sink.recordFailures(list),
-      storagePolicy(deps, id, 'sink'),
-      signal,
-    )
+    await storing(deps, id, 'sink', 'recording failures', () => deps.sink.recordFailures(list), signal)
   }
 
-  await retry(
-    `batch ${id}: storing results`,
+  await storing(
+    deps,
+    id,
+    'sink',
+    'storing results',
     async () => {
       const t0 = performance.now()
       await deps.sink.write(id, results)
       deps.observer?.stored(results.length, (performance.now() - t0) / 1000)
     },
-    storagePolicy(deps, id, 'sink'),
     signal,
   )
   return {

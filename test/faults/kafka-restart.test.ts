@@ -31,7 +31,11 @@ test('a restart with Kafka configured claims pending batches at once, while the 
   const second = runCli(t, ['start', '--data-dir', dir], env)
   await second.waitForLine((l) => l.includes('"batch done"'))
   const ms = Date.now() - startedAt
-  assert.ok(ms < 10_000, `first batch done ${ms} ms after the restart (the session timeout is 30 s)`)
+  // The point is not speed: it did not wait for the group, which holds the join for the 30 s session timeout.
+  assert.ok(
+    ms < 25_000,
+    `first batch done ${ms} ms after the restart, before the dead member's session expired`,
+  )
   // Its consumer may still be joining: no need to wait for that here.
   second.child.kill('SIGKILL')
   await second.exited

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import net from 'node:net'
 import { test } from 'node:test'
 import { startMockGpu } from '../../scripts/mock-gpu.js'
 import { runCli, tempDir } from '../helpers.js'
@@ -47,4 +48,19 @@ test('doctor passes against real MySQL, Kafka and the entity service, and names 
   })
   assert.equal((await noTopic.exited).code, 1)
   assert.match(noTopic.stdout.join('\n'), /^FAIL {2}kafka: .*topic "absent-\w+" does not exist/m)
+})
+
+test('doctor against a port that accepts connections but is not Kafka: says so and exits, never hangs', async (t) => {
+  // Issue "Nothing lost", item 10: this kept doctor running for 19 minutes after its verdict.
+  const silent = net.createServer((socket) => socket.on('error', () => {}))
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  t.after(() => {
+    silent.close()
+  })
+  const port = (silent.address() as net.AddressInfo).port
+  // A hang fails through the per-test timeout.
+  const run = runCli(t, ['doctor', '--data-dir', tempDir(t)], { LR_KAFKA_BROKERS: `127.0.0.1:${port}` })
+  const { code } = await run.exited
+  assert.equal(code, 1)
+  assert.match(run.stdout.join('\n'), /^FAIL {2}kafka: /m)
 })

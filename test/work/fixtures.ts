@@ -10,6 +10,7 @@ import type {
   Recognizer,
   Sink,
 } from '../../src/core/contracts.js'
+import { Outages } from '../../src/core/outages.js'
 import { GpuCap } from '../../src/recognize/gpu-cap.js'
 import { writeNewBatch } from '../../src/store/batches.js'
 import { ensureLayout, type Layout, layoutOf } from '../../src/store/layout.js'
@@ -106,6 +107,7 @@ export function pipelineDeps(
     log: parts.log ?? pino({ level: 'silent' }),
     docsPerCall: 4,
     recognizeAttempts: 3,
+    outages: new Outages(parts.log ?? pino({ level: 'silent' })),
     observer: { recognitionError: (k) => errors.push(k), stored: () => {}, batchDone: () => {} },
     errors,
   }

@@ -34,12 +34,12 @@ test('a loop survives an error from the claim queue: it logs it, backs off and g
   await real.start()
   t.after(() => real.stop())
   let calls = 0
-  // The first look for work fails as a full disk would when the marker is created.
+  // The first look for work fails as a flaky disk would when the marker is created.
   const flaky = Object.create(real) as ClaimQueue
   flaky.next = (...args) => {
     calls++
     if (calls === 1)
-      return Promise.reject(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }))
+      return Promise.reject(Object.assign(new Error('i/o error'), { code: 'EIO' }))
     return real.next(...args)
   }
   const { log, lines } = captureLog()
@@ -50,7 +50,7 @@ test('a loop survives an error from the claim queue: it logs it, backs off and g
   assert.equal(ctx.stats.batchesDone, 1, 'the loop went on and did the batch')
   assert.equal(sink.rows.size, 3)
   const failed = lines.find((l) => l.msg === 'worker loop iteration failed; backing off')
-  assert.equal((failed?.err as { code?: string } | undefined)?.code, 'ENOSPC')
+  assert.equal((failed?.err as { code?: string } | undefined)?.code, 'EIO')
   assert.equal((await readMarker(layout, id))?.state, 'done')
 })
 
