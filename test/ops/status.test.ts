@@ -97,7 +97,11 @@ test('status counts match the folders, with every state present', async (t) => {
       { pending: 3, claimed: 2, stale: 1, done: 5, failed: 2, handedOff: 1, bad: 1 },
       pass,
     )
-    assert.deepEqual(s.docs, { pending: 60, claimed: 15, done: 450, ok: 446, failed: 4, dead: 2, repeats: 0 }, pass)
+    assert.deepEqual(
+      s.docs,
+      { pending: 60, claimed: 15, done: 450, ok: 446, failed: 4, dead: 2, repeats: 0 },
+      pass,
+    )
     assert.equal(s.ledger.batches, 1)
     // 200 documents done in the last minute and the last 5, 300 in the last 15.
     assert.equal(s.rates.m1.toFixed(3), (200 / 60).toFixed(3))

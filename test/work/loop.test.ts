@@ -38,8 +38,7 @@ test('a loop survives an error from the claim queue: it logs it, backs off and g
   const flaky = Object.create(real) as ClaimQueue
   flaky.next = (...args) => {
     calls++
-    if (calls === 1)
-      return Promise.reject(Object.assign(new Error('i/o error'), { code: 'EIO' }))
+    if (calls === 1) return Promise.reject(Object.assign(new Error('i/o error'), { code: 'EIO' }))
     return real.next(...args)
   }
   const { log, lines } = captureLog()
