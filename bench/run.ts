@@ -12,11 +12,13 @@
  *   scaling   10k/100k/1M documents: time per document and peak RSS; claim latency with 1k/100k pending
  *   two-boxes two processes in one Kafka group, a GPU service each, vs one
  *   compare   versus-gpu, versus-sink, scaling, two-boxes and status in one run (CI: `compare --quick`)
+ *   faults    kill -9 x20 mid-run, disk full for a minute, entity service down 60 s: what was lost
  *   ab        this tree vs a baseline revision (--base REV): pool and sink jobs alternated
  *   versus-sink 200k documents, no recognition, into MariaDB: leftright vs BullMQ vs the original vs LOAD DATA
  */
 import { abScenario } from './ab.js'
 import { dispatchScenario } from './dispatch.js'
+import { faultsScenario } from './faults.js'
 import { gpuScenario } from './gpu.js'
 import { poolScenario } from './pool.js'
 import { prefetchScenario } from './prefetch.js'
@@ -27,6 +29,7 @@ import { versusGpuScenario, versusSinkScenario } from './versus.js'
 
 const scenarios: Record<string, () => Promise<void>> = {
   ab: abScenario,
+  faults: faultsScenario,
   pool: poolScenario,
   sink: sinkScenario,
   prefetch: prefetchScenario,

@@ -117,6 +117,17 @@ export function loadSettings(
   }
   settings.dataDir = path.resolve(cwd, settings.dataDir)
   settings.entitiesPath = path.resolve(cwd, settings.entitiesPath)
+  if (!statSync(settings.entitiesPath, { throwIfNoEntry: false })?.isFile()) {
+    throw new ConfigError(
+      `LR_ENTITIES=${settings.entitiesPath}: no such file (a TSV of surface<TAB>id<TAB>type)`,
+    )
+  }
+  if (settings.sample !== 'auto' && settings.sample !== 'off') {
+    const dir = path.resolve(cwd, settings.sample)
+    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new ConfigError(`LR_SAMPLE=${settings.sample}: expected auto, off or a folder of .jsonl files`)
+    }
+  }
   const dataDirStat = statSync(settings.dataDir, { throwIfNoEntry: false })
   if (dataDirStat && !dataDirStat.isDirectory()) {
     throw new ConfigError(`LR_DATA_DIR=${settings.dataDir}: exists and is not a folder`)

@@ -15,3 +15,12 @@ export async function diskState(dir: string, floor: DiskFloor): Promise<DiskStat
   const minBytes = floor.kind === 'percent' ? (totalBytes * floor.value) / 100 : floor.value
   return { freeBytes, totalBytes, low: freeBytes < minBytes }
 }
+
+/** Free bytes that let a worker record a claim, a milestone and a done marker again (and not flap). */
+export const ROOM_BYTES = 256 * 1024
+
+/** Is there room to go on after the disk was full? */
+export async function hasRoom(dir: string): Promise<boolean> {
+  const s = await statfs(dir)
+  return s.bavail * s.bsize >= ROOM_BYTES
+}

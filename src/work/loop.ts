@@ -1,9 +1,10 @@
-import { stat, statfs } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import { AbortedError, BatchCorruptError, ClaimLostError, isNoSpace } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
 import { retry } from '../core/retry.js'
 import { backoffMs, sleep } from '../core/sleep.js'
 import { retireBatchFile } from '../store/batches.js'
+import { hasRoom } from '../store/disk.js'
 import { leftFile } from '../store/layout.js'
 import type { Claim } from '../store/markers.js'
 import { clearPutBacks, readPutBacks } from '../store/put-back.js'
@@ -71,8 +72,9 @@ export async function runLoop(ctx: LoopContext, worker: string): Promise<void> {
       if (ctx.stopSignal.aborted) break
       const claim = await ctx.queue.next(worker, ctx.stopSignal, ctx.untilDrained)
       if (!claim) break
-      // Its marker was written: the disk takes writes again.
-      ctx.deps.outages.ok('disk')
+      // Its marker was written: the disk takes writes again (said once there is room, not at every freed page).
+      if (ctx.deps.outages.isDown('disk') && (await hasRoom(ctx.deps.layout.root)))
+        ctx.deps.outages.ok('disk')
       ctx.stats.active++
       try {
         await handleClaim(ctx, claim, worker)
@@ -203,13 +205,9 @@ async function onFailure(ctx: LoopContext, claim: Claim, err: unknown, claimLost
   log.error({ batch: id, err, retryInMs: waitMs }, 'batch failed; given back for a retry')
 }
 
-/** Free bytes that let a worker record a claim, a milestone and a done marker again. */
-const ROOM_BYTES = 256 * 1024
-
 async function waitForSpace(ctx: LoopContext): Promise<void> {
   while (!ctx.stopSignal.aborted) {
-    const s = await statfs(ctx.deps.layout.root)
-    if (s.bavail * s.bsize >= ROOM_BYTES) return
+    if (await hasRoom(ctx.deps.layout.root)) return
     await sleep(1000, ctx.stopSignal)
   }
 }

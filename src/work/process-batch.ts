@@ -15,6 +15,7 @@ import type { Outages } from '../core/outages.js'
 import { type RetryPolicy, retry } from '../core/retry.js'
 import type { GpuCap } from '../recognize/gpu-cap.js'
 import { readBatchFile } from '../store/batch-file.js'
+import { hasRoom } from '../store/disk.js'
 import { type Layout, leftFile } from '../store/layout.js'
 import { loadMilestone, saveMilestone } from '../store/milestone.js'
 import { writeDead } from '../store/set-aside.js'
@@ -164,7 +165,8 @@ async function storing<T>(
 ): Promise<T> {
   const out = await retry(`batch ${id}: ${what}`, fn, storagePolicy(deps, id, stage), signal)
   deps.outages.ok(stage)
-  if (stage === 'sink') deps.outages.ok('disk')
+  if (stage === 'sink' && deps.outages.isDown('disk') && (await hasRoom(deps.layout.root)))
+    deps.outages.ok('disk')
   return out
 }
 

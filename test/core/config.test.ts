@@ -92,6 +92,8 @@ test('every LR_* setting is parsed in one place: logging too, and an explicit re
   bad({ LR_LOG_KEEP: '0' }, /LR_LOG_KEEP/)
   writeFileSync(path.join(cwd, 'a-file'), '')
   bad({ LR_DATA_DIR: 'a-file' }, /LR_DATA_DIR=.*not a folder/)
+  bad({ LR_ENTITIES: 'no-such.tsv' }, /LR_ENTITIES=.*no such file/)
+  bad({ LR_SAMPLE: 'no-such-folder' }, /LR_SAMPLE=no-such-folder: expected auto, off or a folder/)
   const s = loadSettings({}, { LR_LOG_FORMAT: 'json', LR_LOG_MAX_SIZE: '500K' }, cwd)
   assert.equal(s.logFormat, 'json')
   assert.equal(s.logMaxSize, '500k')
