@@ -79,7 +79,13 @@ export async function runDispatch(args: ParsedArgs): Promise<number> {
     })
     bar?.stop()
     log.info(
-      { sent: result.sent, total: result.total, lastId: result.lastId, pages: result.pages },
+      {
+        sent: result.sent,
+        skipped: result.skipped,
+        total: result.total,
+        lastId: result.lastId,
+        pages: result.pages,
+      },
       stop.signal.aborted ? 'dispatch interrupted; rerun to continue' : 'dispatch finished',
     )
     return 0

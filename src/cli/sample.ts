@@ -1,20 +1,22 @@
 import { existsSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { type Settings, shippedSampleDir } from '../core/config.js'
+import { checkoutDataDir, type Settings, shippedSampleDir } from '../core/config.js'
 import type { Logger } from '../core/log.js'
 import { enqueueFiles } from '../feed/enqueue.js'
 import { writeFileAtomic } from '../store/atomic.js'
 import { type Layout, stateFiles } from '../store/layout.js'
 
 /**
- * On the first `start` without a source (no Kafka), enqueue the shipped sample
- * once, so `npm start` on a fresh clone has work to show. The state file makes
- * later runs skip it, even after its batches are done and deleted.
+ * The shipped sample is a demo, so `npm start` on a fresh clone has work to show.
+ * LR_SAMPLE=auto enqueues it once, and only into the checkout's own data/ folder,
+ * with the file sink, no source, and nothing in left/ or right/: never into a
+ * user's data dir, never into a database. LR_SAMPLE=<folder> enqueues that folder
+ * once into any data dir (asked for by name). The state file makes later runs skip it.
  */
 export async function seedSample(settings: Settings, layout: Layout, log: Logger): Promise<void> {
   if (settings.sample === 'off') return
-  if (settings.sample === 'auto' && settings.kafkaBrokers) return
+  if (settings.sample === 'auto' && !(await isDemoSetup(settings, layout))) return
   const dir = settings.sample === 'auto' ? shippedSampleDir : path.resolve(settings.sample)
   const stateFile = stateFiles(layout).sample
   if (existsSync(stateFile)) {
@@ -34,4 +36,12 @@ export async function seedSample(settings: Settings, layout: Layout, log: Logger
     { dir, docs: r.docs, batches: r.batches },
     'first run: enqueued the sample (set LR_SAMPLE=off to skip)',
   )
+}
+
+/** The checkout's own default data dir, file sink, no source, nothing enqueued or claimed yet. */
+async function isDemoSetup(settings: Settings, layout: Layout): Promise<boolean> {
+  if (path.resolve(settings.dataDir) !== checkoutDataDir) return false
+  if (settings.mysqlUrl || settings.kafkaBrokers) return false
+  const [left, right] = await Promise.all([readdir(layout.left), readdir(layout.right)])
+  return left.length === 0 && right.length === 0
 }

@@ -111,9 +111,10 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
       const queue = pool?.queue ?? null
       await waitUntil(
         signals.stopped,
-        async () => (await check()) && (queue ? await queue.isDrained() : true),
+        async () => pool?.fatal != null || ((await check()) && (queue ? await queue.isDrained() : true)),
       )
-    } else if (once && pool) {
+    } else if (pool) {
+      // Without --once the loops end only when stopped, or on a permanent error.
       await Promise.race([pool.whenIdle(), signals.stopped])
     } else {
       await signals.stopped
@@ -121,6 +122,10 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
     await stopAll()
   } finally {
     await releasers.release()
+  }
+  if (pool?.fatal) {
+    log.error({ err: pool.fatal }, `workers stopped: ${pool.fatal.message}`)
+    return 1
   }
   // The last line says what happened, truthfully: drained only when nothing was left.
   const left = await leftOver(layout)

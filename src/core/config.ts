@@ -19,7 +19,7 @@ import {
  * LR_CONFIG) > the default (src/core/settings.ts, where every setting is defined).
  */
 export type { DiskFloor, RecognizerKind, Settings } from './settings.js'
-export { defaults, MINUTE, SECOND, shippedSampleDir } from './settings.js'
+export { checkoutDataDir, defaults, MINUTE, SECOND, shippedSampleDir } from './settings.js'
 
 export function isLoopback(hostPort: string): boolean {
   const host = hostPort.slice(0, hostPort.lastIndexOf(':'))

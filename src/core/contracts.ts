@@ -44,6 +44,11 @@ export interface Entity {
 export interface Recognized {
   doc_id: string
   entities: Entity[]
+  /**
+   * The service's canonical id of each entity (aligned with `entities`; null where it gave none),
+   * when it returned a mapping (`maaped_ent` / `mapped_ent`). That is the mapping of record.
+   */
+  mapped?: (string | null)[]
 }
 
 export interface MappedEntity {
@@ -81,7 +86,7 @@ export interface Recognizer {
  * per batch with every surface the batch recognised; unknown surfaces map to null.
  */
 export interface Mapper {
-  readonly kind: 'tsv' | 'mysql'
+  readonly kind: 'tsv' | 'mysql' | 'service'
   init(): Promise<void>
   /** Keys of the result are the normalised surfaces (see normalizeSurface). Rejects with MappingError. */
   lookupMany(surfaces: Iterable<string>): Promise<Map<string, string | null>>

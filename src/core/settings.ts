@@ -44,6 +44,8 @@ export const MINUTE = 60 * SECOND
 
 const packageRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', '..')
 export const shippedSampleDir = path.join(packageRoot, 'data', 'sample')
+/** The data dir of this checkout: the only place LR_SAMPLE=auto seeds the demo. */
+export const checkoutDataDir = path.join(packageRoot, 'data')
 const httpAddress = /^[\w.-]*:\d{1,5}$/
 
 export const definitions = {
@@ -91,7 +93,7 @@ export const definitions = {
   sample: def(
     'auto',
     text('auto, off or a folder of .jsonl files'),
-    '`auto`: enqueue the shipped sample on the first `start` without a source; `off`; or a folder of `.jsonl`',
+    "`auto`: the shipped demo sample, only into this checkout's own `data/` with the file sink, no source and empty `left/` `right/`; `off`; or a folder of `.jsonl` to enqueue once",
   ),
   kafkaBrokers: def<string[] | null>(
     null,
@@ -141,9 +143,14 @@ export const definitions = {
     '`surface -> canonical_id`; created and filled from `LR_ENTITIES` when missing',
   ),
   mapping: def(
-    'auto' as 'auto' | 'tsv' | 'mysql',
-    oneOf('auto', 'tsv', 'mysql'),
-    'reference data for mapping: `auto` (the MySQL table when `LR_MYSQL_URL` is set, else `LR_ENTITIES`), `tsv`, `mysql`',
+    'auto' as 'auto' | 'tsv' | 'mysql' | 'service',
+    oneOf('auto', 'tsv', 'mysql', 'service'),
+    "the service's mapping (`maaped_ent`) is kept; what it left unmapped comes from: `auto` (the MySQL table when `LR_MYSQL_URL` is set, else `LR_ENTITIES`), `tsv`, `mysql`; `service`: the service's alone",
+  ),
+  resultFormat: def(
+    'auto' as 'auto' | 'json' | 'list',
+    oneOf('auto', 'json', 'list'),
+    'MySQL `ent_list_str`/`mapped_list_str`: `json` (arrays of objects), `list` (the original comma-joined strings), `auto` (`list` for an adopted table whose rows are in that form)',
   ),
   mapCacheEntries: def(
     100_000,

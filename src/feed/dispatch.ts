@@ -5,6 +5,7 @@ import type { Doc } from '../core/contracts.js'
 import type { Logger } from '../core/log.js'
 import { writeNewBatch } from '../store/batches.js'
 import { dispatchCheckpointFile, type Layout } from '../store/layout.js'
+import { writeDead } from '../store/set-aside.js'
 import { loadCheckpoint, saveCheckpoint } from './dispatch-checkpoint.js'
 
 /** Where dispatched documents go: a Kafka topic, or batch files in left/. */
@@ -23,6 +24,8 @@ export interface DispatchProgress {
 
 export interface DispatchResult extends DispatchProgress {
   pages: number
+  /** Source rows set aside: NULL or empty mid, NULL content. */
+  skipped: number
   pageMs: number[]
 }
 
@@ -58,7 +61,7 @@ export async function dispatch(opts: {
   )
   const total = sent + Number(countRow?.n ?? 0)
   opts.log.info({ from: lastId, maxId, toSend: total - sent, target: target.name }, 'dispatch starting')
-  const result: DispatchResult = { sent, total, lastId, maxId, pages: 0, pageMs: [] }
+  const result: DispatchResult = { sent, total, lastId, maxId, pages: 0, pageMs: [], skipped: 0 }
 
   while (lastId < maxId && !signal.aborted) {
     const brickEnd = Math.min(maxId, (Math.floor(lastId / s.dispatchBrickSize) + 1) * s.dispatchBrickSize)
@@ -68,9 +71,33 @@ export async function dispatch(opts: {
        WHERE s.id > ? AND s.id <= ? AND r.doc_id IS NULL ORDER BY s.id LIMIT ?`,
       [s.mysqlSourceTable, s.mysqlResultsTable, lastId, brickEnd, s.dispatchPageSize],
     )
-    if (rows.length > 0) {
-      await target.send(rows.map((r) => ({ doc_id: String(r.mid), text: String(r.content) })))
-      sent += rows.length
+    // Rows that cannot be documents are set aside (dead/, one line per page), never sent.
+    const docs: Doc[] = []
+    let skipped = 0
+    for (const r of rows) {
+      const why = notADocument(r)
+      if (why === null) {
+        docs.push({ doc_id: textOf(r.mid), text: textOf(r.content) })
+        continue
+      }
+      skipped++
+      await writeDead(opts.layout, {
+        stage: 'dispatch',
+        reason: why,
+        source: { table: s.mysqlSourceTable, id: Number(r.id) },
+        ...(r.mid === null ? {} : { doc_id: textOf(r.mid) }),
+      })
+    }
+    if (skipped > 0) {
+      opts.log.warn(
+        { skipped, table: s.mysqlSourceTable, fromId: lastId },
+        'source rows that are not documents set aside in dead/',
+      )
+    }
+    result.skipped += skipped
+    if (docs.length > 0) {
+      await target.send(docs)
+      sent += docs.length
     }
     result.pageMs.push(performance.now() - started)
     result.pages++
@@ -99,4 +126,15 @@ export function leftTarget(layout: Layout, batchSize: number): DispatchTarget {
       }
     },
   }
+}
+
+/** A column value as text (mysql2 returns binary-collated strings as Buffers on some servers). */
+const textOf = (v: unknown): string => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v))
+
+/** Why a source row cannot be a document, or null when it can. */
+function notADocument(r: RowDataPacket): string | null {
+  if (r.mid === null || r.mid === undefined) return 'mid is NULL'
+  if (textOf(r.mid).trim() === '') return 'mid is empty'
+  if (r.content === null || r.content === undefined) return 'content is NULL'
+  return null
 }

@@ -7,6 +7,7 @@ import { createMysqlPool } from '../adapters/mysql.js'
 import type { Settings } from '../core/config.js'
 import { describeError } from '../core/errors.js'
 import { createRecognizer } from '../recognize/create.js'
+import { inspectTable, resultTableProblems } from '../sink/mysql-schema.js'
 import { diskState } from '../store/disk.js'
 import { ensureLayout, layoutOf } from '../store/layout.js'
 
@@ -141,8 +142,16 @@ export function doctorChecks(s: Settings): Check[] {
               `GRANT ${lacking.join(', ')} ON <database>.* TO <user>`,
             )
           }
+          // The same check as the sink's at start: a table that does not fit stops the workers.
+          const problems = resultTableProblems(await inspectTable(pool, s.mysqlResultsTable))
+          if (problems.length > 0) {
+            return fail(
+              `${where}: table ${s.mysqlResultsTable} does not fit: ${problems.join('; ')}`,
+              'run `leftright migrate` to see the SQL that fixes it, then `leftright migrate --apply`',
+            )
+          }
           return pass(
-            `${where}: connected; ${missing.length ? `tables ${missing.join(', ')} will be created on start` : 'tables present'}`,
+            `${where}: connected; ${missing.length ? `tables ${missing.join(', ')} will be created on start` : 'tables fit'}; result format ${s.resultFormat}`,
           )
         } catch (err) {
           return fail(

@@ -183,6 +183,18 @@ function toEntity(item: unknown, text: string): Entity | null {
   }
 }
 
+/** A canonical id from the service's mapping, in the shapes seen: an id string, or an object holding one. */
+function toMappedId(item: unknown): string | null {
+  if (typeof item === 'string') return item === '' ? null : item
+  if (typeof item === 'number') return String(item)
+  if (!item || typeof item !== 'object') return null
+  const o = item as Record<string, unknown>
+  const id = [o.id, o.canonical_id, o.mapped_id, o.kb_id, o.entity_id].find(
+    (v) => (typeof v === 'string' && v !== '') || typeof v === 'number',
+  )
+  return id === undefined ? null : String(id)
+}
+
 function fromLeftright(docs: { doc_id: string; text: string }[], body: unknown): Recognized[] {
   if (!Array.isArray(body)) throw fail('entity service: reply is not a list', true, {})
   const textOf = new Map(docs.map((d) => [d.doc_id, d.text]))
@@ -193,8 +205,21 @@ function fromLeftright(docs: { doc_id: string; text: string }[], body: unknown):
     // A reply row for a document we did not send is ignored; one we sent but is missing fails only that document.
     if (text === undefined) continue
     const list = Array.isArray(row.ent_list) ? row.ent_list : []
-    const entities = list.map((e) => toEntity(e, text)).filter((e): e is Entity => e !== null)
-    out.push({ doc_id: id, entities })
+    // The original service spells it `maaped_ent`; aligned with ent_list.
+    const mappedList = Array.isArray(row.maaped_ent)
+      ? row.maaped_ent
+      : Array.isArray(row.mapped_ent)
+        ? row.mapped_ent
+        : null
+    const entities: Entity[] = []
+    const mapped: (string | null)[] = []
+    list.forEach((item, i) => {
+      const e = toEntity(item, text)
+      if (!e) return
+      entities.push(e)
+      mapped.push(mappedList ? toMappedId(mappedList[i]) : null)
+    })
+    out.push({ doc_id: id, entities, ...(mappedList ? { mapped } : {}) })
   }
   return out
 }

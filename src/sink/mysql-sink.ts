@@ -1,10 +1,11 @@
 import { hostname } from 'node:os'
-import type { Pool } from 'mysql2/promise'
+import type { Pool, RowDataPacket } from 'mysql2/promise'
 import { createMysqlPool, mysqlFailure } from '../adapters/mysql.js'
 import type { Settings } from '../core/config.js'
 import type { DocFailure, DocResult, Sink } from '../core/contracts.js'
 import { SinkError } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
+import { inspectTable, resultTableProblems } from './mysql-schema.js'
 import { createResultTables } from './mysql-tables.js'
 
 const sinkError = (err: unknown, what: string): SinkError => {
@@ -33,25 +34,39 @@ export class MysqlSink implements Sink {
     this.pool = createMysqlPool(settings.mysqlUrl as string, Math.max(2, settings.workers))
   }
 
+  /** `json` or `list` once init() has looked at the table (LR_RESULT_FORMAT=auto). */
+  format: 'json' | 'list' = 'json'
+
   async init(): Promise<void> {
     // One attempt: the caller decides whether to wait (a service) or to stop (a one-shot command).
+    const t = this.settings.mysqlResultsTable
+    let problems: string[]
     try {
-      await createResultTables(this.pool, this.settings)
+      const before = await inspectTable(this.pool, t)
+      problems = resultTableProblems(before)
+      if (problems.length === 0) {
+        await createResultTables(this.pool, this.settings)
+        this.format = await chooseFormat(this.pool, t, this.settings.resultFormat)
+      }
     } catch (err) {
-      throw sinkError(err, 'creating tables')
+      throw sinkError(err, 'preparing the result tables')
     }
+    if (problems.length > 0) {
+      // Writing into it would fail on every batch: stop here, say what is wrong and what fixes it.
+      throw new SinkError(
+        `table ${t} does not fit: ${problems.join('; ')}; run \`leftright migrate\` to see the fix`,
+        {
+          retryable: false,
+          driverCode: 'LR_TABLE_MISFIT',
+        },
+      )
+    }
+    this.log.info({ table: t, format: this.format }, 'results table checked')
   }
 
   async write(batchId: string, results: DocResult[]): Promise<void> {
     const now = new Date()
-    const rows = results.map((r) => [
-      r.doc_id,
-      JSON.stringify(r.entities.map((e) => ({ text: e.text, type: e.type, start: e.start, end: e.end }))),
-      JSON.stringify(r.mapped),
-      now,
-      batchId,
-      this.host,
-    ])
+    const rows = results.map((r) => [r.doc_id, ...encodeLists(r, this.format), now, batchId, this.host])
     let conn: Awaited<ReturnType<Pool['getConnection']>> | undefined
     try {
       conn = await this.pool.getConnection()
@@ -108,4 +123,31 @@ function* chunkRows(rows: unknown[][]): Generator<unknown[][]> {
     bytes += size
   }
   if (chunk.length > 0) yield chunk
+}
+
+/**
+ * `json`: arrays of objects (entities with type and offsets; mapped with ids).
+ * `list`: the original scripts' form: surfaces joined by ',', mapped ids joined by ','.
+ */
+export function encodeLists(r: DocResult, format: 'json' | 'list'): [string, string] {
+  if (format === 'list')
+    return [r.entities.map((e) => e.text).join(','), r.mapped.map((m) => m.id ?? '').join(',')]
+  return [
+    JSON.stringify(r.entities.map((e) => ({ text: e.text, type: e.type, start: e.start, end: e.end }))),
+    JSON.stringify(r.mapped),
+  ]
+}
+
+/** `auto`: `list` for an adopted table whose rows are in the original comma-joined form, else `json`. */
+async function chooseFormat(
+  pool: Pool,
+  table: string,
+  setting: 'auto' | 'json' | 'list',
+): Promise<'json' | 'list'> {
+  if (setting !== 'auto') return setting
+  const [rows] = await pool.query<RowDataPacket[]>(
+    "SELECT ent_list_str AS v FROM ?? WHERE ent_list_str IS NOT NULL AND ent_list_str <> '' LIMIT 50",
+    [table],
+  )
+  return rows.some((r) => !String(r.v).trimStart().startsWith('[')) ? 'list' : 'json'
 }

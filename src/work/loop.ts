@@ -1,5 +1,12 @@
 import { stat } from 'node:fs/promises'
-import { AbortedError, BatchCorruptError, ClaimLostError, isNoSpace } from '../core/errors.js'
+import {
+  AbortedError,
+  BatchCorruptError,
+  ClaimLostError,
+  isNoSpace,
+  MappingError,
+  SinkError,
+} from '../core/errors.js'
 import type { Logger } from '../core/log.js'
 import { retry } from '../core/retry.js'
 import { backoffMs, sleep } from '../core/sleep.js'
@@ -31,6 +38,8 @@ export interface LoopContext {
   held: Set<Claim>
   /** Suspect batches (put back after a crash) run alone in this process. */
   gate: SoloGate
+  /** A permanent storage error (a table that does not fit, access denied): stop all loops. */
+  onFatal: (err: Error) => void
   stats: LoopStats
 }
 
@@ -196,6 +205,11 @@ async function onFailure(ctx: LoopContext, claim: Claim, err: unknown, claimLost
   }
   const released = await claim.release()
   ctx.stats.batchesReleased++
+  if ((err instanceof SinkError || err instanceof MappingError) && !err.retryable) {
+    // No retry can fix it, and every batch would hit it: stop, never an endless retry.
+    ctx.onFatal(err)
+    return
+  }
   if (err instanceof AbortedError || ctx.hardSignal.aborted) {
     log.info({ batch: id, released }, 'batch given back unfinished (shutdown)')
     return

@@ -39,6 +39,8 @@ export class WorkerPool implements Service {
   private readonly held = new Set<Claim>()
   private loops: Promise<void> = Promise.resolve()
   private stopping: Promise<void> | null = null
+  /** The permanent error that stopped the loops, if one did. */
+  fatal: Error | null = null
 
   constructor(private readonly opts: PoolOptions) {}
 
@@ -63,6 +65,12 @@ export class WorkerPool implements Service {
       untilDrained: o.untilDrained ?? false,
       held: this.held,
       gate: new SoloGate(),
+      onFatal: (err) => {
+        if (this.fatal) return
+        this.fatal = err
+        // No new claims; batches in flight finish or are given back.
+        this.stopController.abort()
+      },
       stats: this.stats,
     }
     const loops: Promise<void>[] = []

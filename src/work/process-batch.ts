@@ -212,9 +212,13 @@ export async function processBatch(
     })
   }
 
-  // Map: one lookup for every surface of the batch.
+  // Map: the service's mapping is of record; one lookup for every surface it left unmapped.
   const surfaces = new Set<string>()
-  for (const r of recognized.values()) for (const e of r.entities) surfaces.add(e.text)
+  for (const r of recognized.values()) {
+    r.entities.forEach((e, i) => {
+      if ((r.mapped?.[i] ?? null) === null) surfaces.add(e.text)
+    })
+  }
   const ids = await storing(deps, id, 'mapping', 'mapping', () => deps.mapper.lookupMany(surfaces), signal)
   const results: DocResult[] = []
   for (const doc of docs) {
@@ -224,10 +228,10 @@ export async function processBatch(
       doc_id: doc.doc_id,
       batch_id: id,
       entities: r.entities,
-      mapped: r.entities.map((e) => ({
+      mapped: r.entities.map((e, i) => ({
         text: e.text,
         type: e.type,
-        id: ids.get(normalizeSurface(e.text)) ?? null,
+        id: r.mapped?.[i] ?? ids.get(normalizeSurface(e.text)) ?? null,
       })),
     })
   }

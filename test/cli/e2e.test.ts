@@ -1,8 +1,19 @@
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
-import { logRecords, makeDocs, readMarkers, resultCounts, runCli, tempDir, writeJsonl } from '../helpers.js'
+import type { RowDataPacket } from 'mysql2/promise'
+import {
+  logRecords,
+  makeDocs,
+  readMarkers,
+  repoRoot,
+  resultCounts,
+  runCli,
+  tempDir,
+  writeJsonl,
+} from '../helpers.js'
+import { freshDatabase } from '../services.js'
 
 test('enqueue then start --once: one result per document, one done marker per batch, exit 0', async (t) => {
   const dir = tempDir(t)
@@ -64,19 +75,39 @@ test('enqueue then start --once: one result per document, one done marker per ba
   assert.equal(snap.docs.dead, 2)
 })
 
-test('start seeds the shipped sample once; a second run does not process it again', async (t) => {
-  const dir = tempDir(t)
-  const first = runCli(t, ['start', '--once', '--data-dir', dir, '--recognizer', 'dictionary'], {
-    LR_SAMPLE: 'auto',
+test('npm start on a fresh checkout seeds the shipped sample once into its own data/; a second run does not', async (t) => {
+  const data = path.join(repoRoot, 'data')
+  const runDirs = ['left', 'right', 'results', 'milestones', 'dead', 'bad', 'state', 'archive']
+  const used = runDirs
+    .slice(0, 2)
+    .some((d) => existsSync(path.join(data, d)) && readdirSync(path.join(data, d)).length > 0)
+  if (used) return t.skip('this checkout has run output in data/: the demo seeds only into an unused one')
+  t.after(() => {
+    for (const d of runDirs) rmSync(path.join(data, d), { recursive: true, force: true })
   })
+  const env = { LR_SAMPLE: 'auto' }
+  const first = runCli(t, ['start', '--once', '--recognizer', 'dictionary'], env)
   assert.equal((await first.exited).code, 0, first.stderr)
-  const counts = resultCounts(dir)
+  const counts = resultCounts(data)
   assert.ok(counts.size >= 2000, `sample processed (${counts.size} documents)`)
-  const second = runCli(t, ['start', '--once', '--data-dir', dir, '--recognizer', 'dictionary'], {
-    LR_SAMPLE: 'auto',
-  })
+  const second = runCli(t, ['start', '--once', '--recognizer', 'dictionary'], env)
   assert.equal((await second.exited).code, 0, second.stderr)
   const done = logRecords(second.stdout).filter((r) => r.msg === 'batch done')
   assert.equal(done.length, 0, 'nothing processed on the second run')
-  assert.equal(readMarkers(dir).size, Math.ceil(counts.size / 100))
+})
+
+test("the sample is a demo: never into a data dir of the user's, never with MySQL", async (t) => {
+  const db = await freshDatabase(t, 'nosample')
+  const envs: Record<string, string>[] = [{ LR_SAMPLE: 'auto' }, { LR_SAMPLE: 'auto', LR_MYSQL_URL: db.url }]
+  for (const env of envs) {
+    const dir = tempDir(t)
+    const run = runCli(t, ['start', '--once', '--data-dir', dir, '--recognizer', 'none'], env)
+    assert.equal((await run.exited).code, 0, run.stderr)
+    assert.equal(readMarkers(dir).size, 0, `no sample batch (${JSON.stringify(Object.keys(env))})`)
+  }
+  const [tables] = await db.pool.query<RowDataPacket[]>("SHOW TABLES LIKE 'doc_ent_map'")
+  if (tables.length > 0) {
+    const [[row]] = await db.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM doc_ent_map')
+    assert.equal(Number(row?.n), 0, 'no sample row in MySQL')
+  }
 })

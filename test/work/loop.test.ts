@@ -23,6 +23,7 @@ function context(deps: LoopContext['deps'], queue: LoopContext['queue'], log = p
     untilDrained: true,
     held: new Set(),
     gate: new SoloGate(),
+    onFatal: () => {},
     stats: newLoopStats(),
   } satisfies LoopContext
 }
@@ -53,22 +54,35 @@ test('a loop survives an error from the claim queue: it logs it, backs off and g
   assert.equal((await readMarker(layout, id))?.state, 'done')
 })
 
-test('a batch whose sink fails for good is given back: marker removed, file kept, retried later', async (t) => {
+test('a permanent sink error stops the loops (onFatal) with the claim given back, never an endless retry', async (t) => {
   const layout = await freshLayout(t)
   const { id } = await batchOf(layout, 2)
   const queue = new ClaimQueue({ layout, log: pino({ level: 'silent' }), rescanMs: 100, watch: false })
   await queue.start()
   t.after(() => queue.stop())
-  const sink = new MemorySink((write) => {
-    if (write === 1) throw new SinkError('ER_BAD_FIELD_ERROR', { retryable: false })
+  const unknownColumn = new SinkError("Unknown column 'batch_id'", {
+    retryable: false,
+    driverCode: 'ER_BAD_FIELD_ERROR',
   })
-  const ctx = context(pipelineDeps(layout, { sink }), queue)
+  const sink = new MemorySink(() => {
+    throw unknownColumn
+  })
+  const stop = new AbortController()
+  const fatal: Error[] = []
+  const ctx = {
+    ...context(pipelineDeps(layout, { sink }), queue),
+    stopSignal: stop.signal,
+    onFatal: (err: Error) => {
+      fatal.push(err)
+      stop.abort()
+    },
+  }
   await runLoop(ctx, 'w0')
-  // Given back once, then done on the retry.
+  assert.deepEqual(fatal, [unknownColumn])
+  assert.equal(sink.writes, 1, 'tried once')
   assert.equal(ctx.stats.batchesReleased, 1)
-  assert.equal(ctx.stats.batchesDone, 1)
-  assert.equal(sink.rows.size, 2)
-  assert.equal(existsSync(leftFile(layout, id)), false, 'retired once done')
+  assert.equal(await readMarker(layout, id), null, 'the claim was given back')
+  assert.equal(existsSync(leftFile(layout, id)), true, 'the batch waits for the fix')
 })
 
 test('a damaged batch file older than the grace period goes to bad/ with its reason; the loop goes on', async (t) => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { test } from 'node:test'
+import type { Recognizer } from '../../src/core/contracts.js'
 import { BatchCorruptError, MappingError, RecognizeError, SinkError } from '../../src/core/errors.js'
 import { leftFile } from '../../src/store/layout.js'
 import { processBatch } from '../../src/work/process-batch.js'
@@ -125,4 +126,42 @@ test('stopping during retries gives the batch back (aborted), and the saved mile
   await processBatch(pipelineDeps(layout, { recognizer, sink: again }), id, never)
   assert.equal(recognizer.calls, 1, 'the milestone stood for the recognition')
   assert.equal(again.rows.size, 2)
+})
+
+test("the service's mapping is of record; the mapping stage fills in only what it left empty", async (t) => {
+  const layout = await freshLayout(t)
+  const { id } = await batchOf(layout, 2)
+  const recognizer: Recognizer = {
+    kind: 'service',
+    async recognize(docs) {
+      return docs.map((d, i) => ({
+        doc_id: d.doc_id,
+        entities: [
+          { text: 'Hangzhou', type: 'LOC', start: 0, end: 8, source: 'service' },
+          { text: 'Alibaba', type: 'ORG', start: 9, end: 16, source: 'service' },
+        ],
+        // The first document's service mapped both; the second's left Alibaba unmapped.
+        mapped: i === 0 ? ['S-HZ', 'S-ALI'] : ['S-HZ', null],
+      }))
+    },
+    async close() {},
+  }
+  const asked: string[] = []
+  const mapper = new ScriptedMapper()
+  const lookup = mapper.lookupMany.bind(mapper)
+  mapper.lookupMany = (surfaces) => {
+    asked.push(...surfaces)
+    return lookup(surfaces)
+  }
+  const sink = new MemorySink()
+  await processBatch(pipelineDeps(layout, { recognizer, mapper, sink }), id, never)
+  assert.deepEqual(
+    sink.rows.get('d-0')?.mapped.map((m) => m.id),
+    ['S-HZ', 'S-ALI'],
+  )
+  assert.deepEqual(
+    sink.rows.get('d-1')?.mapped.map((m) => m.id),
+    ['S-HZ', 'Q-alibaba'],
+  )
+  assert.deepEqual(asked, ['Alibaba'], 'only what the service left unmapped is looked up')
 })
