@@ -5,6 +5,8 @@ import { UsageError } from '../core/errors.js'
 export interface ParsedArgs {
   command: string
   flags: Record<string, string | boolean | undefined>
+  /** Flags that may be given several times (`--doc A --doc B`). */
+  lists: Record<string, string[]>
   positionals: string[]
 }
 
@@ -12,6 +14,10 @@ const commandFlags = {
   once: { type: 'boolean' },
   'to-left': { type: 'boolean' },
   json: { type: 'boolean' },
+  apply: { type: 'boolean' },
+  release: { type: 'boolean' },
+  stage: { type: 'string' },
+  doc: { type: 'string', multiple: true },
   watch: { type: 'boolean' },
   to: { type: 'string' },
   count: { type: 'string' },
@@ -28,7 +34,13 @@ export function parseCli(argv: string[]): ParsedArgs {
       allowPositionals: true,
       strict: true,
     })
-    return { command, flags: values as ParsedArgs['flags'], positionals }
+    const { doc, ...single } = values as Record<string, string | boolean | string[] | undefined>
+    return {
+      command,
+      flags: single as ParsedArgs['flags'],
+      lists: { doc: Array.isArray(doc) ? doc : [] },
+      positionals,
+    }
   } catch (err) {
     throw new UsageError((err as Error).message.split('\n')[0] ?? 'bad arguments')
   }
@@ -46,6 +58,12 @@ commands:
   handoff --to DEST --count N [--bwlimit KiB/s]
                         move N unclaimed batches to another box's left/ (a folder or host:path/left/) with rsync
   doctor                check settings, folders, disk, Kafka, MySQL and the entity service
+  migrate [--apply]     show (then apply) the SQL that makes existing MySQL tables fit
+  retry dead [--stage S] [--doc ID ...] | retry bad [ID ...]
+                        put set-aside documents or batches back to work
+  inspect ID            a batch's marker, size, documents, milestone and history
+  handoff --release [ID ...]
+                        give back handoff reservations of batches still here
   status [--json] [--watch]
                         counts of batches and documents by state
 

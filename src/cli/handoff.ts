@@ -21,6 +21,12 @@ export async function runHandoff(args: ParsedArgs): Promise<number> {
   if (typeof to !== 'string' || to.trim() === '') {
     throw new UsageError('handoff needs --to DEST (a folder, or host:path/left/ for rsync)')
   }
+  // Files anywhere else land where no worker looks.
+  if (!/(^|[/:])left\/*$/.test(to.trim())) {
+    throw new UsageError(
+      `handoff --to ${to}: the destination must be another data dir's left/ folder (…/left/ or host:…/left/)`,
+    )
+  }
   const count = intFlag(args.flags.count, 'count', null)
   const bwlimitKiBps = intFlag(args.flags.bwlimit, 'bwlimit', 0)
   const log = createLogger(settings).child({ component: 'handoff' })

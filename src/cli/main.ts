@@ -6,6 +6,8 @@ import { runDoctor } from './doctor.js'
 import { runEnqueue } from './enqueue.js'
 import { runHandoff } from './handoff.js'
 import { runJanitor } from './janitor.js'
+import { runMigrate } from './migrate.js'
+import { runHandoffRelease, runInspect, runRetry } from './recover.js'
 import { runStart } from './start.js'
 import { runStatus } from './status.js'
 
@@ -33,8 +35,14 @@ async function main(argv: string[]): Promise<number> {
       return runJanitor(args)
     case 'doctor':
       return runDoctor(args)
+    case 'migrate':
+      return runMigrate(args)
     case 'handoff':
-      return runHandoff(args)
+      return args.flags.release ? runHandoffRelease(args) : runHandoff(args)
+    case 'retry':
+      return runRetry(args)
+    case 'inspect':
+      return runInspect(args)
     case 'enqueue':
       return runEnqueue(args)
     case 'status':

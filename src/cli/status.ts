@@ -1,13 +1,19 @@
 import { loadSettings } from '../core/config.js'
+import { ConfigError } from '../core/errors.js'
 import { sleep } from '../core/sleep.js'
 import { collectStatus } from '../ops/status.js'
 import { formatStatus } from '../ops/status-format.js'
-import { layoutOf } from '../store/layout.js'
+import { isDataDir, layoutOf } from '../store/layout.js'
 import type { ParsedArgs } from './args.js'
 
 export async function runStatus(args: ParsedArgs): Promise<number> {
   const settings = loadSettings(args.flags)
   const layout = layoutOf(settings.dataDir)
+  if (!isDataDir(layout)) {
+    throw new ConfigError(
+      `${layout.root}: not a leftright data dir (no left/ and right/): check LR_DATA_DIR or --data-dir (start and enqueue create one)`,
+    )
+  }
   const render = async (): Promise<string> => {
     const snap = await collectStatus(layout, { staleMs: settings.staleMs, minFreeDisk: settings.minFreeDisk })
     return args.flags.json ? JSON.stringify(snap) : formatStatus(snap)

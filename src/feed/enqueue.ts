@@ -2,12 +2,13 @@ import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
+import { createGunzip } from 'node:zlib'
 import type { Doc } from '../core/contracts.js'
 import type { Logger } from '../core/log.js'
 import { acceptDoc } from '../store/batch-file.js'
 import { writeNewBatch } from '../store/batches.js'
 import { ensureLayout, type Layout } from '../store/layout.js'
-import { rawItem, writeDead } from '../store/set-aside.js'
+import { rawInput, writeDead } from '../store/set-aside.js'
 
 export interface EnqueueOptions {
   layout: Layout
@@ -50,9 +51,9 @@ export async function enqueueFiles(files: string[], opts: EnqueueOptions): Promi
   const result: EnqueueResult = { files: 0, lines: 0, docs: 0, batches: 0, dead: 0, bytes: 0 }
   let pending: Doc[] = []
   let totalBytes = 0
-  for (const file of files) totalBytes += (await stat(file).catch(() => ({ size: 0 }))).size
+  for (const file of files) if (file !== '-') totalBytes += (await stat(file).catch(() => ({ size: 0 }))).size
   let doneBytes = 0
-  let current: ReturnType<typeof createReadStream> | null = null
+  let current: { bytesRead: number } | null = null
   const flush = async (source: string): Promise<void> => {
     if (pending.length === 0) return
     result.bytes += (await writeNewBatch(layout, pending, source)).bytes
@@ -63,12 +64,16 @@ export async function enqueueFiles(files: string[], opts: EnqueueOptions): Promi
   }
   for (const file of files) {
     if (opts.signal?.aborted) break
-    const source = `enqueue:${path.basename(file)}`
-    current = createReadStream(file, 'utf8')
-    const lines = createInterface({
-      input: current,
-      crlfDelay: Number.POSITIVE_INFINITY,
+    const source = `enqueue:${file === '-' ? 'stdin' : path.basename(file)}`
+    // `-` is standard input; a `.gz` file is read through gunzip (progress counts compressed bytes).
+    const raw = file === '-' ? process.stdin : createReadStream(file)
+    const counted = { bytesRead: 0 }
+    raw.on('data', (c: Buffer | string) => {
+      counted.bytesRead += c.length
     })
+    current = counted
+    const input = file.endsWith('.gz') ? raw.pipe(createGunzip()) : raw
+    const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })
     let lineNo = 0
     for await (const line of lines) {
       lineNo++
@@ -80,8 +85,8 @@ export async function enqueueFiles(files: string[], opts: EnqueueOptions): Promi
         await writeDead(layout, {
           stage: 'enqueue',
           reason: parsed.reason,
-          source: { file: path.resolve(file), line: lineNo },
-          ...rawItem(line),
+          source: { file: file === '-' ? 'stdin' : path.resolve(file), line: lineNo },
+          ...rawInput(line),
         })
         log.warn({ file, line: lineNo, reason: parsed.reason }, 'input line set aside in dead/')
         continue
@@ -91,7 +96,7 @@ export async function enqueueFiles(files: string[], opts: EnqueueOptions): Promi
       if (opts.signal?.aborted) break
     }
     await flush(source)
-    doneBytes += current.bytesRead
+    doneBytes += counted.bytesRead
     current = null
     result.files++
   }

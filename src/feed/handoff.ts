@@ -2,9 +2,10 @@ import { mkdir, unlink } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { isRemote, rsync } from '../adapters/rsync.js'
+import { HandoffError } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
 import { type Layout, leftFile } from '../store/layout.js'
-import { markHandedOff, readMarker, reserveForHandoff } from '../store/markers.js'
+import { markHandedOff, readMarker, releaseHandoff, reserveForHandoff } from '../store/markers.js'
 import { markedIds, pendingIds, scanSpool } from '../store/scan.js'
 
 export interface HandoffOptions {
@@ -67,7 +68,23 @@ export async function handoff(opts: HandoffOptions): Promise<HandoffResult> {
     const dest = to.endsWith('/') ? to : `${to}/`
     for (let i = 0; i < ids.length; i += FILES_PER_CALL) {
       const part = ids.slice(i, i + FILES_PER_CALL)
-      moved += await movePart(opts, part, dest)
+      try {
+        moved += await movePart(opts, part, dest)
+      } catch (err) {
+        // A failed copy gives back what it reserved: those batches are claimable here again.
+        let released = 0
+        for (const id of ids.slice(i)) if (await releaseHandoff(layout, id)) released++
+        log.warn(
+          { err, to, released },
+          `handoff to ${to} failed; ${released} reserved batches given back here`,
+        )
+        throw new HandoffError(
+          `copy to ${to} failed (${(err as Error).message}); ${released} reserved batches given back`,
+          {
+            cause: err,
+          },
+        )
+      }
       log.info({ moved, of: reserved.length + resumed, to }, 'handoff progress')
     }
   }

@@ -10,7 +10,7 @@ import { writeNewBatch } from '../store/batches.js'
 import { diskState } from '../store/disk.js'
 import { type Layout, stateFiles } from '../store/layout.js'
 import { scanSpool } from '../store/scan.js'
-import { rawItem, writeDead } from '../store/set-aside.js'
+import { rawInput, writeDead } from '../store/set-aside.js'
 import { decodeMessage } from './decode-message.js'
 
 export type PauseReason = 'backlog' | 'disk' | null
@@ -37,6 +37,7 @@ export class Prefetcher implements Service {
   private consumer: GroupConsumer | null = null
   private readonly stopController = new AbortController()
   private readonly maxLeft: number
+  private pausedAt = 0
 
   constructor(
     private readonly settings: Settings,
@@ -100,7 +101,7 @@ export class Prefetcher implements Service {
               stage: 'kafka',
               reason,
               source: { topic: ctx.topic, partition: m.partition, offset: m.offset },
-              ...(m.value ? rawItem(m.value, 'base64') : { item: null }),
+              ...(m.value ? rawInput(m.value, 'base64') : {}),
             })
             dead.shift()
             this.stats.dead++
@@ -153,7 +154,15 @@ export class Prefetcher implements Service {
   }
 
   private async pauseReason(): Promise<PauseReason> {
-    if ((await diskState(this.layout.root, this.settings.minFreeDisk)).low) return 'disk'
+    // Hysteresis for the disk too: once paused, resume only with a margin above the floor.
+    const floor = this.settings.minFreeDisk
+    const resumeFloor =
+      this.stats.paused === 'disk'
+        ? floor.kind === 'percent'
+          ? { kind: 'percent' as const, value: Math.min(100, floor.value + 1) }
+          : { kind: 'bytes' as const, value: Math.round(floor.value * 1.1) }
+        : floor
+    if ((await diskState(this.layout.root, resumeFloor)).low) return 'disk'
     const n = (await scanSpool(this.layout)).left.size
     // Hysteresis: once paused for backlog, resume only when left/ is down to half the limit.
     const limit = this.stats.paused === 'backlog' ? Math.floor(this.maxLeft / 2) : this.maxLeft - 1
@@ -162,9 +171,19 @@ export class Prefetcher implements Service {
 
   private async setPaused(reason: PauseReason, force = false): Promise<void> {
     if (reason === this.stats.paused && !force) return
+    const was = this.stats.paused
     this.stats.paused = reason
-    if (reason) this.log.info({ reason }, `prefetch paused: ${reason}`)
-    else if (!force) this.log.info('prefetch resumed')
+    const now = Date.now()
+    if (reason) {
+      this.pausedAt = now
+      this.log.info({ reason }, `prefetch paused: ${reason}`)
+    } else if (!force) {
+      const pausedMs = now - this.pausedAt
+      this.log.info(
+        { reason: was, pausedMs },
+        `prefetch resumed after ${Math.round(pausedMs / 1000)} s (${was})`,
+      )
+    }
     const state = { paused: reason, since: new Date().toISOString(), host: hostname(), pid: process.pid }
     // Only `status` reads it; a full disk must not stop prefetching (the pause itself is logged above).
     await writeFileAtomic(stateFiles(this.layout).prefetch, `${JSON.stringify(state)}\n`).catch(

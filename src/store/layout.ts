@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { createTranslator } from 'short-uuid'
@@ -51,6 +52,11 @@ export function layoutOf(dataDir: string): Layout {
     archive: path.join(root, 'archive'),
     results: path.join(root, 'results'),
   }
+}
+
+/** Does this folder look like a data dir (has left/ and right/)? */
+export function isDataDir(layout: Layout): boolean {
+  return existsSync(layout.left) && existsSync(layout.right)
 }
 
 export async function ensureLayout(layout: Layout): Promise<void> {

@@ -14,6 +14,7 @@ import type { Layout } from './layout.js'
  *   (none) --claim--> claimed --markAlone--> claimed alone --finish--> done --retireDone--> (none)
  *   claimed --release (own claim) / putBack (stale, janitor) / dropForSetAside--> (none)
  *   (none) --reserveForHandoff--> handed-off --markHandedOff--> handed-off (verified)
+ *   handed-off (not yet verified) --releaseHandoff--> (none)
  *
  * Created with exclusive create (`wx`), so exactly one creator owns the batch.
  * Small JSON a person can `cat`. While claimed, its mtime is the heartbeat.
@@ -246,4 +247,17 @@ export async function markHandedOff(layout: Layout, id: string): Promise<void> {
     markerFile(layout, id),
     `${JSON.stringify({ ...m, handedOffAt: new Date().toISOString() })}\n`,
   )
+}
+
+/** handed-off, not yet copied and verified -> (none): the batch is claimable here again. */
+export async function releaseHandoff(layout: Layout, id: string): Promise<boolean> {
+  const m = await readMarker(layout, id)
+  if (m?.state !== 'handed-off' || m.handedOffAt) return false
+  try {
+    await unlink(markerFile(layout, id))
+    return true
+  } catch (err) {
+    if (isNotFound(err)) return false
+    throw err
+  }
 }

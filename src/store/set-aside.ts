@@ -49,8 +49,14 @@ export interface DeadEntry {
   doc_id?: string
   batch?: string
   source?: Record<string, unknown>
-  /** The document or raw input, kept so it can be requeued (a prefix only, when it is large: see rawItem). */
-  item?: unknown
+  /**
+   * One shape for every stage: `item` is the document ({doc_id, text, ...}) when there was one
+   * (recognition failed, a poison document); `raw` is the input that was not a document (an
+   * enqueue line, a Kafka message in base64), a prefix only when large (see rawInput).
+   */
+  item?: { doc_id: string; text: string; [extra: string]: unknown }
+  raw?: string
+  encoding?: 'utf8' | 'base64'
   /** Put-back history, for a document that poisoned its process. */
   history?: unknown[]
   /** Size and sha256 of the whole raw input, when `item` holds only its prefix. */
@@ -62,14 +68,15 @@ export interface DeadEntry {
 export const RAW_KEEP_BYTES = 10_000
 
 /** A raw input line or message for dead/: whole when small; a prefix, its size and sha256 when large. */
-export function rawItem(
+export function rawInput(
   raw: string | Buffer,
   encoding: 'utf8' | 'base64' = 'utf8',
-): Pick<DeadEntry, 'item' | 'bytes' | 'sha256'> {
+): Pick<DeadEntry, 'raw' | 'encoding' | 'bytes' | 'sha256'> {
   const buf = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw
-  if (buf.length <= RAW_KEEP_BYTES) return { item: buf.toString(encoding) }
+  if (buf.length <= RAW_KEEP_BYTES) return { raw: buf.toString(encoding), encoding }
   return {
-    item: `${buf.subarray(0, RAW_KEEP_BYTES).toString(encoding)}...`,
+    raw: buf.subarray(0, RAW_KEEP_BYTES).toString(encoding),
+    encoding,
     bytes: buf.length,
     sha256: createHash('sha256').update(buf).digest('hex'),
   }
