@@ -1,7 +1,15 @@
-import { parseArgs } from 'node:util'
-import { settingFlags } from '../core/config.js'
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { Command, CommanderError, Option } from 'commander'
 import { UsageError } from '../core/errors.js'
+import { docOf, envOf, flagOf, settingKeys } from '../core/settings.js'
 
+/**
+ * The command line, on commander (well kept, zero dependencies): per-command
+ * `--help` with its flags and an example, `--version`, and one line (exit 2)
+ * for a wrong flag. Every setting is also a flag of every command (hidden from
+ * the per-command help, listed by `leftright help settings`).
+ */
 export interface ParsedArgs {
   command: string
   flags: Record<string, string | boolean | undefined>
@@ -10,66 +18,201 @@ export interface ParsedArgs {
   positionals: string[]
 }
 
-const commandFlags = {
-  once: { type: 'boolean' },
-  'to-left': { type: 'boolean' },
-  json: { type: 'boolean' },
-  apply: { type: 'boolean' },
-  release: { type: 'boolean' },
-  stage: { type: 'string' },
-  doc: { type: 'string', multiple: true },
-  watch: { type: 'boolean' },
-  to: { type: 'string' },
-  count: { type: 'string' },
-  bwlimit: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const
+/** What the command line asked for: a command to run, or text to print (help, version). */
+export type CliRequest = { kind: 'run'; args: ParsedArgs } | { kind: 'print'; text: string }
 
-export function parseCli(argv: string[]): ParsedArgs {
-  const [command = 'help', ...rest] = argv
-  try {
-    const { values, positionals } = parseArgs({
-      args: rest,
-      options: { ...settingFlags, ...commandFlags },
-      allowPositionals: true,
-      strict: true,
-    })
-    const { doc, ...single } = values as Record<string, string | boolean | string[] | undefined>
-    return {
-      command,
-      flags: single as ParsedArgs['flags'],
-      lists: { doc: Array.isArray(doc) ? doc : [] },
-      positionals,
-    }
-  } catch (err) {
-    throw new UsageError((err as Error).message.split('\n')[0] ?? 'bad arguments')
-  }
+interface CommandSpec {
+  name: string
+  args?: string
+  summary: string
+  flags?: [string, string][]
+  example: string
 }
 
-export const usage = `usage: leftright <command> [flags]
+const COMMANDS: CommandSpec[] = [
+  {
+    name: 'start',
+    summary: 'prefetcher (if a source is set) + workers + janitor + status HTTP, in one process',
+    flags: [['--once', 'exit 0 when the source is drained and nothing is pending or claimed']],
+    example: 'leftright start --workers 8',
+  },
+  {
+    name: 'work',
+    summary: 'the worker loops alone',
+    flags: [['--once', 'exit when drained']],
+    example: 'leftright work --once',
+  },
+  {
+    name: 'prefetch',
+    summary: 'Kafka -> left/ alone (needs LR_KAFKA_BROKERS)',
+    flags: [['--once', 'exit when caught up']],
+    example: 'LR_KAFKA_BROKERS=127.0.0.1:9092 leftright prefetch',
+  },
+  {
+    name: 'enqueue',
+    args: '<files...>',
+    summary:
+      'split JSONL documents ({"doc_id","text"} per line) into batch files in left/; - is stdin, .gz is read through gunzip',
+    example: 'leftright enqueue docs.jsonl.gz',
+  },
+  {
+    name: 'dispatch',
+    summary: 'MySQL source_data rows without a result -> Kafka (or left/), keyset paging, resumable',
+    flags: [['--to-left', 'write batch files into left/ instead of Kafka']],
+    example: 'LR_MYSQL_URL=mysql://root@127.0.0.1:3306/test leftright dispatch --to-left',
+  },
+  {
+    name: 'janitor',
+    summary: 'put back stale claims, compact done markers, reclaim disk (also runs inside start)',
+    flags: [['--once', 'one sweep']],
+    example: 'leftright janitor --once',
+  },
+  {
+    name: 'handoff',
+    args: '[ids...]',
+    summary:
+      "move N unclaimed batches to another box's left/ with rsync, verified; --release gives back reservations",
+    flags: [
+      ['--to <dest>', 'a folder or host:path ending in left/'],
+      ['--count <n>', 'batches to move'],
+      ['--bwlimit <KiBps>', 'rsync bandwidth limit'],
+      ['--release', 'give back reservations (all, or the ids given) of batches still here'],
+    ],
+    example: 'leftright handoff --to box2:/srv/leftright/data/left/ --count 50',
+  },
+  {
+    name: 'doctor',
+    summary: 'check settings, folders, disk, Kafka, MySQL and the entity service',
+    example: 'leftright doctor',
+  },
+  {
+    name: 'migrate',
+    summary: 'print (then, with --apply, run) the SQL that makes existing MySQL tables fit',
+    flags: [['--apply', 'run the statements']],
+    example: 'leftright migrate && leftright migrate --apply',
+  },
+  {
+    name: 'status',
+    summary: 'counts, rates, ETA, disk, dependencies, stale claims',
+    flags: [
+      ['--json', 'the JSON of /status'],
+      ['--watch', 'refresh every 2 s'],
+    ],
+    example: 'leftright status --watch',
+  },
+  {
+    name: 'retry',
+    args: '<what> [ids...]',
+    summary:
+      'put set-aside work back: `retry dead` (documents in dead/) or `retry bad [ID...]` (batch files in bad/)',
+    flags: [
+      ['--stage <stage>', 'retry dead: only entries of this stage (recognize, poison, enqueue, kafka)'],
+      ['--doc <id>', 'retry dead: only this doc_id (repeatable)'],
+    ],
+    example: 'leftright retry dead --stage recognize',
+  },
+  {
+    name: 'inspect',
+    args: '<id>',
+    summary: "a batch's marker, size, documents, milestone and history",
+    example: 'leftright inspect 7cFi9Q4gYBUm2uNwZ8LqJb',
+  },
+]
 
-commands:
-  start [--once]        workers + (sample on first run) in one process; --once exits when drained
-  work [--once]         the worker loops alone
-  enqueue FILE.jsonl... split JSONL documents into batch files in left/
-  prefetch [--once]     Kafka -> left/ alone (needs LR_KAFKA_BROKERS)
-  dispatch [--to-left]  MySQL source rows without a result -> Kafka (or left/), resumable
-  janitor [--once]      put back stale claims (also runs inside start and work)
-  handoff --to DEST --count N [--bwlimit KiB/s]
-                        move N unclaimed batches to another box's left/ (a folder or host:path/left/) with rsync
-  doctor                check settings, folders, disk, Kafka, MySQL and the entity service
-  migrate [--apply]     show (then apply) the SQL that makes existing MySQL tables fit
-  retry dead [--stage S] [--doc ID ...] | retry bad [ID ...]
-                        put set-aside documents or batches back to work
-  inspect ID            a batch's marker, size, documents, milestone and history
-  handoff --release [ID ...]
-                        give back handoff reservations of batches still here
-  status [--json] [--watch]
-                        counts of batches and documents by state
+const packageJson = path.resolve(
+  path.dirname(new URL(import.meta.url).pathname),
+  '..',
+  '..',
+  '..',
+  'package.json',
+)
+export const version = (): string =>
+  (JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string }).version
 
-settings (flags override env, env overrides leftright.config.json):
-  --data-dir (LR_DATA_DIR, ./data)   --workers (LR_WORKERS, 4)   --gpu-concurrency (LR_GPU_CONCURRENCY, 2)
-  --batch-size (LR_BATCH_SIZE, 100)  --recognizer (LR_RECOGNIZER, builtin|dictionary|none)
-  --stale-ms (LR_STALE_MS, 60000)    --shutdown-grace-ms (LR_SHUTDOWN_GRACE_MS, 15000)
-  --rescan-ms (LR_RESCAN_MS, 5000)   --sample (LR_SAMPLE, auto|off|DIR)   --entities (LR_ENTITIES)
-  see README.md for the full table`
+const camel = (flag: string): string => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
+
+/** `leftright help settings`: every setting with its flag, environment variable and meaning. */
+export function settingsHelp(): string {
+  const lines = settingKeys.map((k) => `  --${flagOf(k)} (${envOf(k)})\n      ${docOf(k).replace(/`/g, '')}`)
+  return `settings (flags override env, env overrides leftright.config.json):\n${lines.join('\n')}`
+}
+
+export function parseCli(argv: string[]): CliRequest {
+  if (argv.length === 0 || argv[0] === 'help') {
+    const topic = argv[1]
+    if (topic === 'settings') return { kind: 'print', text: settingsHelp() }
+    if (topic) argv = [topic, '--help']
+    else argv = ['--help']
+  }
+  let out = ''
+  let request: CliRequest | null = null
+  const program = new Command('leftright')
+    .description('a worker pool for long, expensive per-document jobs (README.md has the tour)')
+    .version(version(), '-v, --version')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => {
+        out += s
+      },
+      writeErr: (s) => {
+        out += s
+      },
+    })
+    .addHelpText('after', '\nEvery setting is also a flag of every command: leftright help settings')
+  for (const spec of COMMANDS) {
+    const cmd = program
+      .command(spec.args ? `${spec.name} ${spec.args}` : spec.name)
+      .description(spec.summary)
+      .exitOverride()
+      .addHelpText(
+        'after',
+        `\nExample:\n  ${spec.example}\n\nEvery setting is also a flag: leftright help settings`,
+      )
+    for (const [flag, desc] of spec.flags ?? []) {
+      if (flag.startsWith('--doc ')) cmd.option(flag, desc, (v: string, prev: string[] = []) => [...prev, v])
+      else cmd.option(flag, desc)
+    }
+    for (const k of settingKeys) cmd.addOption(new Option(`--${flagOf(k)} <value>`, docOf(k)).hideHelp())
+    cmd.action((...actionArgs: unknown[]) => {
+      const command = actionArgs[actionArgs.length - 1] as Command
+      const opts = command.opts() as Record<string, unknown>
+      const flags: ParsedArgs['flags'] = {}
+      for (const k of settingKeys) {
+        const v = opts[camel(flagOf(k))]
+        if (typeof v === 'string') flags[flagOf(k)] = v
+      }
+      for (const [flag] of spec.flags ?? []) {
+        const name = (flag.split(' ')[0] as string).slice(2)
+        const v = opts[camel(name)]
+        if (typeof v === 'string' || typeof v === 'boolean') flags[name] = v
+      }
+      const doc = opts.doc
+      request = {
+        kind: 'run',
+        args: {
+          command: spec.name,
+          flags,
+          lists: { doc: Array.isArray(doc) ? (doc as string[]) : [] },
+          positionals: command.args,
+        },
+      }
+    })
+  }
+  try {
+    program.parse(argv, { from: 'user' })
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (
+        err.code === 'commander.helpDisplayed' ||
+        err.code === 'commander.version' ||
+        err.code === 'commander.help'
+      ) {
+        return { kind: 'print', text: out.trimEnd() }
+      }
+      throw new UsageError((err.message.split('\n')[0] ?? 'bad arguments').replace(/^error: /, ''))
+    }
+    throw err
+  }
+  if (!request) throw new UsageError(`unknown command "${argv[0]}" (try: leftright help)`)
+  return request
+}

@@ -1,6 +1,6 @@
 import { unknownEnv } from '../core/config.js'
 import { describeError, ErrorCodes, isLrError } from '../core/errors.js'
-import { parseCli, usage } from './args.js'
+import { parseCli } from './args.js'
 import { runDispatch } from './dispatch.js'
 import { runDoctor } from './doctor.js'
 import { runEnqueue } from './enqueue.js'
@@ -12,15 +12,16 @@ import { runStart } from './start.js'
 import { runStatus } from './status.js'
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseCli(argv)
+  const request = parseCli(argv)
+  if (request.kind === 'print') {
+    process.stdout.write(`${request.text}\n`)
+    return 0
+  }
+  const args = request.args
   for (const { name, closest } of unknownEnv()) {
     process.stderr.write(
       `leftright: warning: ${name} is not a setting (did you mean ${closest}?); it is ignored\n`,
     )
-  }
-  if (args.flags.help || args.command === 'help' || args.command === '--help') {
-    process.stdout.write(`${usage}\n`)
-    return 0
   }
   switch (args.command) {
     case 'start':

@@ -26,11 +26,6 @@ export function isLoopback(hostPort: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.')
 }
 
-/** Flags every command accepts, for util.parseArgs. */
-export const settingFlags: Record<string, { type: 'string' }> = Object.fromEntries(
-  settingKeys.map((k) => [flagOf(k), { type: 'string' as const }]),
-)
-
 function readConfigFile(
   env: NodeJS.ProcessEnv,
   cwd: string,
