@@ -25,7 +25,7 @@ export function formatStatus(s: StatusSnapshot): string {
   const lines = [
     `data dir  ${s.dataDir}`,
     `batches   pending ${b.pending}  claimed ${b.claimed} (stale ${b.stale})  done ${b.done}${s.ledger.batches ? ` (${s.ledger.batches} in the ledger)` : ''} (with failures ${b.failed})  handed-off ${b.handedOff}  bad ${b.bad}`,
-    `documents pending ${d.pending}  claimed ${d.claimed}  done ${d.done} (ok ${d.ok}, failed ${d.failed}, re-sent ${d.repeats})  dead ${d.dead}`,
+    `documents pending ${d.pending}  claimed ${d.claimed}  done ${d.done} (ok ${d.ok}, failed ${d.failed}, re-sent ${d.repeats})  dead ${d.dead}  in bad/ ${d.bad}`,
     `rate      ${r.m1.toFixed(1)} / ${r.m5.toFixed(1)} / ${r.m15.toFixed(1)} docs/s (1 / 5 / 15 min)  ETA ${s.etaSeconds === null ? '-' : humanSeconds(s.etaSeconds)}`,
   ]
   if (s.disk) {

@@ -11,8 +11,8 @@ import { type LedgerTotals, readLedgerFileTotals } from '../store/ledger.js'
  */
 export interface StatusIndex {
   v: 1
-  /** id -> [docs, ok, failed, finishedAt (epoch seconds), repeats] of done markers in right/. */
-  done: Record<string, [number, number, number, number, number?]>
+  /** id -> [docs, ok, failed, finishedAt, repeats, claimedAt] (epoch seconds) of done markers in right/. */
+  done: Record<string, [number, number, number, number, number?, number?]>
   /** ids of handed-off markers whose copy was verified (they never change again). */
   handedOff: Record<string, 1>
   /** id -> documents in left/<id>.msgpack. */

@@ -4,7 +4,7 @@ import { isNotFound } from '../core/errors.js'
 import { ownerIsGone } from '../core/pid.js'
 import { readBatchHeader } from '../store/batch-file.js'
 import { diskState } from '../store/disk.js'
-import { BATCH_EXT, isBatchId, type Layout, leftFile, stateFiles } from '../store/layout.js'
+import { BATCH_EXT, badFile, isBatchId, type Layout, leftFile, stateFiles } from '../store/layout.js'
 import { isLedgerFile } from '../store/ledger.js'
 import { type Marker, markerMtimeMs, readMarker } from '../store/markers.js'
 import { scanSpool } from '../store/scan.js'
@@ -37,6 +37,8 @@ export interface StatusSnapshot {
     failed: number
     dead: number
     repeats: number
+    /** Documents inside batch files in bad/ (where their header still decodes). */
+    bad: number
   }
   /** Documents done per second over the last 1, 5 and 15 minutes. */
   rates: { m1: number; m5: number; m15: number }
@@ -109,7 +111,7 @@ export async function collectStatus(layout: Layout, opts: StatusOptions): Promis
     dataDir: layout.root,
     at: new Date(now).toISOString(),
     batches: { pending: 0, claimed: 0, stale: 0, done: 0, failed: 0, handedOff: 0, bad: 0 },
-    docs: { pending: 0, claimed: 0, done: 0, ok: 0, failed: 0, dead: 0, repeats: 0 },
+    docs: { pending: 0, claimed: 0, done: 0, ok: 0, failed: 0, dead: 0, repeats: 0, bad: 0 },
     rates: { m1: 0, m5: 0, m15: 0 },
     etaSeconds: null,
     oldestClaim: null,
@@ -138,7 +140,7 @@ export async function collectStatus(layout: Layout, opts: StatusOptions): Promis
     snap.docs.pending += await docsOf(id)
   }
   const claims: ClaimSeen[] = []
-  let firstDoneSec = Number.POSITIVE_INFINITY
+  const since = { m1: Number.POSITIVE_INFINITY, m5: Number.POSITIVE_INFINITY, m15: Number.POSITIVE_INFINITY }
   const windows = { m1: 60, m5: 300, m15: 900 }
   const recent = { m1: 0, m5: 0, m15: 0 }
   const nowSec = now / 1000
@@ -153,7 +155,8 @@ export async function collectStatus(layout: Layout, opts: StatusOptions): Promis
       if (!marker) continue
       if (marker.state === 'done') {
         const at = Math.round(Date.parse(marker.finishedAt ?? '') / 1000) || Math.round(nowSec)
-        done = [marker.docs ?? 0, marker.ok ?? 0, marker.failed ?? 0, at, marker.repeats ?? 0]
+        const began = Math.floor(Date.parse(marker.claimedAt) / 1000) || at
+        done = [marker.docs ?? 0, marker.ok ?? 0, marker.failed ?? 0, at, marker.repeats ?? 0, began]
         idx.done[id] = done
         changed = true
       } else if (marker.state === 'handed-off') {
@@ -168,15 +171,19 @@ export async function collectStatus(layout: Layout, opts: StatusOptions): Promis
         continue
       }
     }
-    const [docs, ok, failed, at, repeats] = done
+    const [docs, ok, failed, at, repeats, began] = done
     snap.docs.repeats += repeats ?? 0
     snap.batches.done++
     if (failed > 0) snap.batches.failed++
     snap.docs.done += docs
     snap.docs.ok += ok
     snap.docs.failed += failed
-    for (const w of ['m1', 'm5', 'm15'] as const) if (nowSec - at <= windows[w]) recent[w] += docs
-    firstDoneSec = Math.min(firstDoneSec, at)
+    for (const w of ['m1', 'm5', 'm15'] as const) {
+      if (nowSec - at > windows[w]) continue
+      recent[w] += docs
+      // When the work in this window began: a run younger than the window is measured over its own age.
+      since[w] = Math.min(since[w], Math.max(nowSec - windows[w], began ?? at))
+    }
   }
   await countClaims(snap, layout, claims, opts.staleMs, now)
   // Forget what is gone: compacted markers, batch files done or moved away.
@@ -208,12 +215,19 @@ export async function collectStatus(layout: Layout, opts: StatusOptions): Promis
   snap.docs.ok += ledger.totals.ok
   snap.docs.failed += ledger.totals.failed
   snap.docs.repeats += ledger.totals.repeats
-  snap.batches.bad = badNames.filter((n) => n.endsWith(BATCH_EXT) && !n.startsWith('.')).length
+  const badIds = badNames
+    .filter((n) => n.endsWith(BATCH_EXT) && !n.startsWith('.'))
+    .map((n) => n.slice(0, -BATCH_EXT.length))
+  snap.batches.bad = badIds.length
+  // Documents inside bad/ files, from their headers where the header still decodes.
+  for (const id of badIds) snap.docs.bad += (await readBatchHeader(badFile(layout, id), id))?.docs ?? 0
   snap.docs.dead = deadNames.filter((n) => n.endsWith('.json') && !n.startsWith('.')).length
   // A run younger than a window is measured over its own age (else a fresh start looks slow).
-  const span = (w: number): number => Math.max(1, Math.min(w, nowSec - firstDoneSec + 1))
-  snap.rates = { m1: recent.m1 / span(60), m5: recent.m5 / span(300), m15: recent.m15 / span(900) }
-  const rate = snap.rates.m5 || snap.rates.m15 || snap.rates.m1
+  // Rates over wall time: documents finished in the last 1/5/15 minutes, over the time since the work
+  // in that window began (never over earlier runs, never stretched to a window the run has not lived).
+  const span = (w: 'm1' | 'm5' | 'm15'): number => Math.max(1, nowSec - since[w])
+  snap.rates = { m1: recent.m1 / span('m1'), m5: recent.m5 / span('m5'), m15: recent.m15 / span('m15') }
+  const rate = snap.rates.m1 || snap.rates.m5 || snap.rates.m15
   const remaining = snap.docs.pending + snap.docs.claimed
   snap.etaSeconds = remaining > 0 && rate > 0 ? Math.round(remaining / rate) : null
   snap.dependencies = snap.gpu?.dependencies ?? {}

@@ -41,19 +41,43 @@ async function prepared(t: Parameters<typeof tempDir>[0]): Promise<Layout> {
   const finished = (agoMs: number) => new Date(Date.now() - agoMs).toISOString()
   writeFileSync(
     markerPath(layout, newBatchId()),
-    marker('done', { finishedAt: finished(10_000), docs: 100, ok: 100, failed: 0 }),
+    marker('done', {
+      claimedAt: finished(15_000),
+      finishedAt: finished(10_000),
+      docs: 100,
+      ok: 100,
+      failed: 0,
+    }),
   )
   writeFileSync(
     markerPath(layout, newBatchId()),
-    marker('done', { finishedAt: finished(30_000), docs: 100, ok: 97, failed: 3 }),
+    marker('done', {
+      claimedAt: finished(35_000),
+      finishedAt: finished(30_000),
+      docs: 100,
+      ok: 97,
+      failed: 3,
+    }),
   )
   writeFileSync(
     markerPath(layout, newBatchId()),
-    marker('done', { finishedAt: finished(400_000), docs: 100, ok: 100, failed: 0 }),
+    marker('done', {
+      claimedAt: finished(405_000),
+      finishedAt: finished(400_000),
+      docs: 100,
+      ok: 100,
+      failed: 0,
+    }),
   )
   writeFileSync(
     markerPath(layout, newBatchId()),
-    marker('done', { finishedAt: finished(7_200_000), docs: 100, ok: 100, failed: 0 }),
+    marker('done', {
+      claimedAt: finished(7_205_000),
+      finishedAt: finished(7_200_000),
+      docs: 100,
+      ok: 100,
+      failed: 0,
+    }),
   )
   writeFileSync(
     markerPath(layout, newBatchId()),
@@ -99,15 +123,19 @@ test('status counts match the folders, with every state present', async (t) => {
     )
     assert.deepEqual(
       s.docs,
-      { pending: 60, claimed: 15, done: 450, ok: 446, failed: 4, dead: 2, repeats: 0 },
+      { pending: 60, claimed: 15, done: 450, ok: 446, failed: 4, dead: 2, repeats: 0, bad: 0 },
       pass,
     )
     assert.equal(s.ledger.batches, 1)
-    // 200 documents done in the last minute and the last 5, 300 in the last 15.
-    assert.equal(s.rates.m1.toFixed(3), (200 / 60).toFixed(3))
-    assert.equal(s.rates.m5.toFixed(3), (200 / 300).toFixed(3))
-    assert.equal(s.rates.m15.toFixed(3), (300 / 900).toFixed(3))
-    assert.equal(s.etaSeconds, 113, '75 documents left at the 5-minute rate, 2/3 doc/s')
+    // Wall time: 200 documents finished in the last minute and the last 5, by work that began 35 s
+    // ago (the run is younger than both windows: measured over its own age, not the window's);
+    // 300 in the last 15, since 405 s ago.
+    // (Seconds pass while the test runs: the spans are 35-45 s and 405-415 s.)
+    assert.ok(s.rates.m1 > 200 / 45 && s.rates.m1 <= 200 / 34, `m1 ${s.rates.m1}`)
+    assert.ok(s.rates.m5 > 200 / 45 && s.rates.m5 <= 200 / 34, `m5 ${s.rates.m5}`)
+    assert.ok(s.rates.m15 > 300 / 415 && s.rates.m15 <= 300 / 404, `m15 ${s.rates.m15}`)
+    const eta = s.etaSeconds ?? 0
+    assert.ok(eta >= 12 && eta <= 17, `75 documents left at the recent rate: ${eta} s`)
     assert.ok(s.oldestClaim.ageMs >= 30_000)
   }
 })
@@ -140,6 +168,7 @@ test('status --json schema is stable', async (t) => {
       failed: 'number',
       dead: 'number',
       repeats: 'number',
+      bad: 'number',
     },
     rates: { m1: 'number', m5: 'number', m15: 'number' },
     etaSeconds: 'number',
@@ -159,7 +188,7 @@ test('status text names every state, the rate, ETA and free disk', async (t) => 
   assert.equal((await run.exited).code, 0, run.stderr)
   const text = run.stdout.join('\n')
   assert.match(text, /pending 3 {2}claimed 2 \(stale 1\) {2}done 5 \(1 in the ledger\) \(with failures 2\)/)
-  assert.match(text, /rate .* docs\/s \(1 \/ 5 \/ 15 min\) {2}ETA 2m/)
+  assert.match(text, /rate .* docs\/s \(1 \/ 5 \/ 15 min\) {2}ETA 1\ds/)
   assert.match(text, /disk .* free of/)
   assert.match(text, /oldest claim/)
 })
