@@ -187,7 +187,18 @@ test('kill -9 of start at 5 random moments of a 3,000-document run: every docume
   assert.deepEqual([Number(r?.n), Number(r?.d)], [3000, 3000])
   const markers = [...readMarkers(dir).values()]
   assert.equal(markers.filter((m) => m.state === 'claimed').length, 0)
-  assert.equal(markers.filter((m) => m.state === 'done').length, 60)
+  // A batch killed while it ran alone is split in halves (DESIGN: a crash is charged only to what
+  // could have caused it), so there may be more than 60 done batches: together they hold every document.
+  const done = markers.filter((m) => m.state === 'done')
+  assert.ok(done.length >= 60, `${done.length} done batches`)
+  assert.equal(
+    done.reduce((n, m) => n + Number(m.docs ?? 0), 0),
+    3000,
+    'the done batches hold every document once',
+  )
+  const byId = readMarkers(dir)
+  const pending = readdirSync(path.join(dir, 'left')).filter((f) => !byId.has(f.replace('.msgpack', '')))
+  assert.deepEqual(pending, [], 'no batch left without a marker')
 })
 
 test('`janitor` alone keeps running and holds the lock; a second one says so in one line; SIGTERM stops it', async (t) => {
