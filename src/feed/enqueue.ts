@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline'
 import { createGunzip } from 'node:zlib'
 import type { Doc } from '../core/contracts.js'
 import type { Logger } from '../core/log.js'
+import { syncFileSystem } from '../store/atomic.js'
 import { acceptDoc } from '../store/batch-file.js'
 import { writeNewBatch } from '../store/batches.js'
 import { ensureLayout, type Layout } from '../store/layout.js'
@@ -50,13 +51,17 @@ export async function enqueueFiles(files: string[], opts: EnqueueOptions): Promi
   await ensureLayout(layout)
   const result: EnqueueResult = { files: 0, lines: 0, docs: 0, batches: 0, dead: 0, bytes: 0 }
   let pending: Doc[] = []
+  const written: string[] = []
   let totalBytes = 0
   for (const file of files) if (file !== '-') totalBytes += (await stat(file).catch(() => ({ size: 0 }))).size
   let doneBytes = 0
   let current: { bytesRead: number } | null = null
   const flush = async (source: string): Promise<void> => {
     if (pending.length === 0) return
-    result.bytes += (await writeNewBatch(layout, pending, source)).bytes
+    // Not synced one by one: the input is still there if the machine dies first; one sync at the end.
+    const batch = await writeNewBatch(layout, pending, source, { durable: false })
+    result.bytes += batch.bytes
+    written.push(batch.file)
     result.batches++
     result.docs += pending.length
     pending = []
@@ -100,5 +105,6 @@ export async function enqueueFiles(files: string[], opts: EnqueueOptions): Promi
     current = null
     result.files++
   }
+  await syncFileSystem(layout.left, written)
   return result
 }

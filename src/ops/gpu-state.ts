@@ -41,7 +41,7 @@ export function writeGpuStateEverySecond(
       ...cap.snapshot(),
       dependencies: outages.snapshot(),
     }
-    writeFileAtomic(stateFiles(layout).gpu, `${JSON.stringify(state)}\n`).then(
+    writeFileAtomic(stateFiles(layout).gpu, `${JSON.stringify(state)}\n`, { durable: false }).then(
       () => {
         failing = false
       },

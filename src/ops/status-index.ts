@@ -35,7 +35,7 @@ export async function loadStatusIndex(layout: Layout): Promise<StatusIndex> {
 
 /** Best effort: a read-only data dir just means the next call reads again. */
 export async function saveStatusIndex(layout: Layout, idx: StatusIndex): Promise<void> {
-  await writeFileAtomic(indexFile(layout), JSON.stringify(idx)).catch(() => {})
+  await writeFileAtomic(indexFile(layout), JSON.stringify(idx), { durable: false }).catch(() => {})
 }
 
 /** Ledger totals, reading only the day files that changed since they were indexed. */

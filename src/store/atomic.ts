@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { open, rename, unlink } from 'node:fs/promises'
 import path from 'node:path'
@@ -6,15 +7,23 @@ import path from 'node:path'
  * Write a file so that readers see either nothing or the whole content:
  * write to a dot-temp name in the same folder, fsync, rename, fsync the folder.
  * A failed write (ENOSPC, say) removes its temp file and rethrows.
+ * `durable: false` skips both fsyncs: still all-or-nothing for readers while the
+ * machine runs, but a power cut may lose the file (or leave the old one). Use it
+ * only where losing the write costs a redo, never a document (README: power cuts).
  */
-export async function writeFileAtomic(file: string, data: Uint8Array | string): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  data: Uint8Array | string,
+  opts: { durable?: boolean } = {},
+): Promise<void> {
+  const durable = opts.durable ?? true
   const dir = path.dirname(file)
   const tmp = path.join(dir, `.tmp-${path.basename(file)}-${randomBytes(4).toString('hex')}`)
   let handle: Awaited<ReturnType<typeof open>> | undefined
   try {
     handle = await open(tmp, 'wx')
     await handle.writeFile(data)
-    await handle.sync()
+    if (durable) await handle.sync()
     await handle.close()
     handle = undefined
     await rename(tmp, file)
@@ -23,7 +32,7 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string): 
     await unlink(tmp).catch(() => {})
     throw err
   }
-  await fsyncDir(dir)
+  if (durable) await fsyncDir(dir)
 }
 
 export async function fsyncDir(dir: string): Promise<void> {
@@ -35,4 +44,26 @@ export async function fsyncDir(dir: string): Promise<void> {
   } finally {
     await handle.close()
   }
+}
+
+/**
+ * Make everything written so far on the file system holding `dir` durable, in one
+ * call: coreutils' `sync -f` (syncfs). Where it is not available, fsync each file
+ * and the folder. For writers that write many files and can say "durable" once
+ * at the end (enqueue: its input file is still there if the machine dies first).
+ */
+export async function syncFileSystem(dir: string, files: string[]): Promise<void> {
+  const ok = await new Promise<boolean>((resolve) => {
+    execFile('sync', ['-f', dir], (err) => resolve(err === null))
+  })
+  if (ok) return
+  for (const file of files) {
+    const handle = await open(file, 'r')
+    try {
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+  }
+  await fsyncDir(dir)
 }

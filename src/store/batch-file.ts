@@ -59,9 +59,10 @@ export async function writeBatchFile(
   id: string,
   docs: Doc[],
   source?: string,
+  opts: { durable?: boolean } = {},
 ): Promise<number> {
   const data = encodeBatch(id, docs, source)
-  await writeFileAtomic(file, data)
+  await writeFileAtomic(file, data, opts)
   return data.length
 }
 

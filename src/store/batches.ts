@@ -13,10 +13,12 @@ export async function writeNewBatch(
   layout: Layout,
   docs: Doc[],
   source?: string,
-): Promise<{ id: string; bytes: number }> {
+  opts: { durable?: boolean } = {},
+): Promise<{ id: string; bytes: number; file: string }> {
   const id = newBatchId()
-  const bytes = await writeBatchFile(leftFile(layout, id), id, docs, source)
-  return { id, bytes }
+  const file = leftFile(layout, id)
+  const bytes = await writeBatchFile(file, id, docs, source, opts)
+  return { id, bytes, file }
 }
 
 /**

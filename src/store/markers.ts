@@ -139,14 +139,17 @@ export class Claim {
   async markAlone(): Promise<void> {
     await this.assertOurs('marking it alone')
     Object.assign(this.marker, { alone: true })
-    await writeFileAtomic(markerFile(this.layout, this.id), `${JSON.stringify(this.marker)}\n`)
+    await writeFileAtomic(markerFile(this.layout, this.id), `${JSON.stringify(this.marker)}\n`, {
+      durable: false,
+    })
   }
 
   /** claimed -> done, with the counts; atomic rewrite. Throws ClaimLostError when not ours. */
   async finish(counts: DoneCounts): Promise<Marker> {
     await this.assertOurs('marking it done')
     const done: Marker = { ...this.marker, state: 'done', finishedAt: new Date().toISOString(), ...counts }
-    await writeFileAtomic(markerFile(this.layout, this.id), `${JSON.stringify(done)}\n`)
+    // Not synced: the sink is the record. A done marker lost in a power cut means an idempotent redo.
+    await writeFileAtomic(markerFile(this.layout, this.id), `${JSON.stringify(done)}\n`, { durable: false })
     return done
   }
 

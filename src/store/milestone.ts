@@ -50,7 +50,8 @@ export async function saveMilestone(
   docs: Recognized[],
 ): Promise<void> {
   const m: MilestoneFile = { v: 1, batch: id, recognizer, docs }
-  await writeFileAtomic(milestoneFile(layout, id), packr.pack(m))
+  // Not synced: a milestone saves GPU time; losing it in a power cut costs a redo of recognition.
+  await writeFileAtomic(milestoneFile(layout, id), packr.pack(m), { durable: false })
 }
 
 export async function deleteMilestone(layout: Layout, id: string): Promise<void> {
