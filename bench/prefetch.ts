@@ -5,6 +5,7 @@ import { Kafka, logLevel } from 'kafkajs'
 import pino from 'pino'
 import { createKafkaClient } from '../src/adapters/kafka.js'
 import { loadSettings } from '../src/core/config.js'
+import { KafkaSource } from '../src/feed/kafka-source.js'
 import { Prefetcher } from '../src/feed/prefetcher.js'
 import { ensureLayout, layoutOf } from '../src/store/layout.js'
 import { freshTopic, produce, startKafka } from '../test/services.js'
@@ -93,7 +94,17 @@ async function ours(
   const layout = layoutOf(dataDir)
   await ensureLayout(layout)
   const kafka = createKafkaClient([broker], log, 'leftright-bench')
-  const prefetcher = new Prefetcher(settings, layout, kafka, log)
+  const prefetcher = new Prefetcher(
+    settings,
+    layout,
+    new KafkaSource(kafka, {
+      topic: settings.kafkaTopic,
+      group: settings.kafkaGroup,
+      maxWaitMs: settings.kafkaMaxWaitMs,
+      sessionTimeoutMs: settings.kafkaSessionTimeoutMs,
+    }),
+    log,
+  )
   const started = performance.now()
   await prefetcher.start()
   while (prefetcher.stats.messages < n) await new Promise((r) => setTimeout(r, 5))

@@ -94,14 +94,17 @@ export async function freshDatabase(
 }
 
 /** A TCP proxy to MySQL that can be taken down (dropping live connections) and brought back on the same port. */
+/** A TCP proxy to a local service (MySQL unless told), to take it away and bring it back mid-run. */
 export class TcpProxy {
   port = 0
+  constructor(private readonly targetPort = MYSQL_ROOT.port) {}
+
   private server: net.Server | null = null
   private readonly sockets = new Set<net.Socket>()
 
   async up(): Promise<void> {
     const server = net.createServer((client) => {
-      const upstream = net.connect(MYSQL_ROOT.port, MYSQL_ROOT.host)
+      const upstream = net.connect(this.targetPort, '127.0.0.1')
       for (const s of [client, upstream]) {
         this.sockets.add(s)
         s.on('close', () => this.sockets.delete(s))
@@ -119,5 +122,75 @@ export class TcpProxy {
     this.server = null
     for (const s of this.sockets) s.destroy()
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
+  }
+}
+
+export const REDIS_URL = 'redis://127.0.0.1:6379'
+export const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672'
+
+/** A Redis stream of its own for one test (deleted afterwards), and a client to fill and inspect it. */
+export async function freshStream(t: {
+  after(fn: () => Promise<void>): void
+}): Promise<{ stream: string; redis: import('ioredis').Redis }> {
+  const { Redis } = await import('ioredis')
+  const redis = new Redis(REDIS_URL)
+  const stream = freshTopic('stream')
+  t.after(async () => {
+    await redis.del(stream)
+    redis.disconnect()
+  })
+  return { stream, redis }
+}
+
+/** A RabbitMQ queue of its own for one test (deleted afterwards), and a channel to fill and inspect it. */
+export async function freshQueue(t: {
+  after(fn: () => Promise<void>): void
+}): Promise<{ queue: string; send(bodies: (string | Buffer)[]): Promise<void>; depth(): Promise<number> }> {
+  const amqp = (await import('amqplib')).default
+  const conn = await amqp.connect(AMQP_URL)
+  const ch = await conn.createConfirmChannel()
+  const queue = freshTopic('queue')
+  await ch.assertQueue(queue, { durable: true })
+  t.after(async () => {
+    await ch.deleteQueue(queue).catch(() => {})
+    await conn.close().catch(() => {})
+  })
+  return {
+    queue,
+    async send(bodies) {
+      for (const b of bodies)
+        ch.sendToQueue(queue, Buffer.isBuffer(b) ? b : Buffer.from(b), { persistent: true })
+      await ch.waitForConfirms()
+    },
+    async depth() {
+      return (await ch.checkQueue(queue)).messageCount
+    },
+  }
+}
+
+export const CLICKHOUSE_HTTP = 'http://127.0.0.1:8123'
+
+/** A ClickHouse database of its own for one test (dropped afterwards), and a way to query it. */
+export async function freshClickhouse(
+  t: { after(fn: () => Promise<void>): void },
+  label: string,
+): Promise<{ url: string; name: string; query<T>(sql: string): Promise<T[]> }> {
+  const { createClient } = await import('@clickhouse/client')
+  const name = `lr_${label}_${randomBytes(3).toString('hex')}`
+  const client = createClient({ url: CLICKHOUSE_HTTP })
+  await client.command({ query: `CREATE DATABASE ${name}` })
+  const inDb = createClient({ url: CLICKHOUSE_HTTP, database: name })
+  t.after(async () => {
+    await inDb.close()
+    await client.command({ query: `DROP DATABASE IF EXISTS ${name}` })
+    await client.close()
+  })
+  return {
+    url: `${CLICKHOUSE_HTTP}/${name}`,
+    name,
+    async query<T>(sql: string) {
+      const r = await inDb.query({ query: sql, format: 'JSONEachRow' })
+      return (await r.json()) as T[]
+    },
   }
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { checkoutDataDir, type Settings, shippedSampleDir } from '../core/config.js'
+import { checkoutDataDir, type Settings, shippedSampleDir, sinkOf, sourceOf } from '../core/config.js'
 import type { Logger } from '../core/log.js'
 import { enqueueFiles } from '../feed/enqueue.js'
 import { writeFileAtomic } from '../store/atomic.js'
@@ -41,7 +41,7 @@ export async function seedSample(settings: Settings, layout: Layout, log: Logger
 /** The checkout's own default data dir, file sink, no source, nothing enqueued or claimed yet. */
 async function isDemoSetup(settings: Settings, layout: Layout): Promise<boolean> {
   if (path.resolve(settings.dataDir) !== checkoutDataDir) return false
-  if (settings.mysqlUrl || settings.kafkaBrokers) return false
+  if (sinkOf(settings) !== 'file' || sourceOf(settings) !== null) return false
   const [left, right] = await Promise.all([readdir(layout.left), readdir(layout.right)])
   return left.length === 0 && right.length === 0
 }

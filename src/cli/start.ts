@@ -1,11 +1,12 @@
-import { createKafkaClient, type KafkaClient } from '../adapters/kafka.js'
-import { loadSettings } from '../core/config.js'
+import { loadSettings, sourceOf } from '../core/config.js'
 import { AbortedError, ConfigError } from '../core/errors.js'
 import { createLogger } from '../core/log.js'
+import { Outages } from '../core/outages.js'
 import { Releasers } from '../core/releasers.js'
 import { installSignals } from '../core/signals.js'
-import { caughtUpCheck, consumerLag } from '../feed/kafka-progress.js'
+import { createSource } from '../feed/create-source.js'
 import { Prefetcher } from '../feed/prefetcher.js'
+import type { Source } from '../feed/source.js'
 import { StatusServer } from '../ops/http-server.js'
 import { Metrics } from '../ops/metrics.js'
 import { cachedStatus } from '../ops/status.js'
@@ -26,9 +27,9 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
   const settings = loadSettings(args.flags)
   const once = args.flags.once === true
   const log = createLogger(settings)
-  const useKafka = opts.role !== 'work' && settings.kafkaBrokers !== null
-  if (opts.role === 'prefetch' && !useKafka) {
-    throw new ConfigError('prefetch needs LR_KAFKA_BROKERS (host:port of the Kafka brokers)')
+  const useSource = opts.role !== 'work' && sourceOf(settings) !== null
+  if (opts.role === 'prefetch' && !useSource) {
+    throw new ConfigError('prefetch needs a source: LR_KAFKA_BROKERS, LR_REDIS_URL or LR_AMQP_URL')
   }
   const releasers = new Releasers()
   const layout = layoutOf(settings.dataDir)
@@ -38,7 +39,8 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
   let pool: WorkerPool | null = null
   let gpuCap: GpuCap | null = null
   let prefetcher: Prefetcher | null = null
-  let kafka: KafkaClient | null = null
+  let source: Source | null = null
+  let outages = new Outages(log.child({ component: 'health' }))
   const stopAll = async (): Promise<void> => {
     await prefetcher?.stop()
     await pool?.stop()
@@ -57,7 +59,7 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
   const metrics = new Metrics({
     status,
     gpu: () => gpuCap?.snapshot() ?? null,
-    kafkaLag: async () => (kafka ? consumerLag(kafka, settings.kafkaTopic, settings.kafkaGroup) : null),
+    sourceLag: async () => (source ? { kind: source.kind, ...(await source.lag()) } : null),
   })
   try {
     if (settings.http) {
@@ -82,7 +84,7 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
           log,
           releasers,
           signal: stopping.signal,
-          untilDrained: once && !useKafka,
+          untilDrained: once && !useSource,
           observer: metrics,
         })
       } catch (err) {
@@ -92,16 +94,16 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
       }
       pool = workers.pool
       gpuCap = workers.gpuCap
+      outages = workers.outages
       releasers.push('progress', startProgress(workers.pool, log, workers.outages))
     }
     let caughtUp: (() => Promise<boolean>) | null = null
-    if (useKafka) {
-      const k = createKafkaClient(settings.kafkaBrokers as string[], log.child({ component: 'kafka' }))
-      kafka = k
-      releasers.push('kafka', () => k.close())
-      await k.ensureTopic(settings.kafkaTopic)
-      if (once) caughtUp = await caughtUpCheck(k, settings.kafkaTopic, settings.kafkaGroup)
-      const p = new Prefetcher(settings, layout, k, log.child({ component: 'prefetch' }))
+    const made = useSource ? createSource(settings, log, outages) : null
+    if (made) {
+      source = made.source
+      releasers.push('source client', made.close)
+      if (once) caughtUp = await made.source.drainedCheck()
+      const p = new Prefetcher(settings, layout, made.source, log.child({ component: 'prefetch' }))
       prefetcher = p
       releasers.push('prefetcher', () => p.stop())
       await p.start()

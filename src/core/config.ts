@@ -110,6 +110,24 @@ export function loadSettings(
   if (settings.mapping === 'mysql' && !settings.mysqlUrl) {
     throw new ConfigError('LR_MAPPING=mysql needs LR_MYSQL_URL (the database holding the entity dictionary)')
   }
+  const sources = (
+    [
+      ['LR_KAFKA_BROKERS', settings.kafkaBrokers],
+      ['LR_REDIS_URL', settings.redisUrl],
+      ['LR_AMQP_URL', settings.amqpUrl],
+    ] as const
+  ).filter(([, v]) => v !== null)
+  if (sources.length > 1) {
+    throw new ConfigError(
+      `one source per process: ${sources.map(([n]) => n).join(' and ')} are set; keep one`,
+    )
+  }
+  if (settings.sink === 'mysql' && !settings.mysqlUrl) {
+    throw new ConfigError('LR_SINK=mysql needs LR_MYSQL_URL')
+  }
+  if (settings.sink === 'clickhouse' && !settings.clickhouseUrl) {
+    throw new ConfigError('LR_SINK=clickhouse needs LR_CLICKHOUSE_URL (http://host:8123/DATABASE)')
+  }
   settings.dataDir = path.resolve(cwd, settings.dataDir)
   settings.entitiesPath = path.resolve(cwd, settings.entitiesPath)
   if (!statSync(settings.entitiesPath, { throwIfNoEntry: false })?.isFile()) {
@@ -141,4 +159,19 @@ export function unknownEnv(env: NodeJS.ProcessEnv = process.env): { name: string
     out.push({ name, closest })
   }
   return out
+}
+
+/** The one source this process reads, if any (loadSettings refuses two). */
+export function sourceOf(s: Settings): 'kafka' | 'redis' | 'amqp' | null {
+  if (s.kafkaBrokers) return 'kafka'
+  if (s.redisUrl) return 'redis'
+  if (s.amqpUrl) return 'amqp'
+  return null
+}
+
+/** Where results go: LR_SINK, or with `auto` ClickHouse, then MySQL, then files. */
+export function sinkOf(s: Settings): 'file' | 'mysql' | 'clickhouse' {
+  if (s.sink !== 'auto') return s.sink
+  if (s.clickhouseUrl) return 'clickhouse'
+  return s.mysqlUrl ? 'mysql' : 'file'
 }

@@ -108,6 +108,29 @@ export const definitions = {
     'a batch holds what arrived within this wait, if fewer than `LR_BATCH_SIZE`',
   ),
   kafkaSessionTimeoutMs: def(30_000, ms(6000, 300_000), 'how long the group waits for a silent member'),
+  redisUrl: def<string | null>(
+    null,
+    optional(/^rediss?:\/\/.+/, 'redis://host:port[/db]'),
+    'set = `start` reads the Redis stream `LR_REDIS_STREAM` as group `LR_REDIS_GROUP`',
+  ),
+  redisStream: def('docs', text('a stream key'), 'the Redis stream documents arrive on'),
+  redisGroup: def('leftright', text('a consumer group name'), 'boxes in one group share the stream'),
+  redisMaxlen: def(
+    100_000,
+    int(1, 2 ** 31, 'an integer from 1'),
+    '`dispatch --to redis` waits while the group has more unacknowledged entries than this',
+  ),
+  redisClaimIdleMs: def(
+    MINUTE,
+    ms(100, 2 ** 31),
+    'entries left pending this long (by a consumer that died) are claimed by another (XAUTOCLAIM)',
+  ),
+  amqpUrl: def<string | null>(
+    null,
+    optional(/^amqps?:\/\/.+/, 'amqp://user:password@host:port[/vhost]'),
+    'set = `start` consumes the RabbitMQ queue `LR_AMQP_QUEUE`',
+  ),
+  amqpQueue: def('docs', text('a queue name'), 'the durable RabbitMQ queue documents arrive on'),
   prefetchMaxPending: def(
     0,
     int(0, 100_000, 'an integer from 0 (3 per worker) to 100000'),
@@ -141,6 +164,16 @@ export const definitions = {
     'entity_dict',
     tableName,
     '`surface -> canonical_id`; created and filled from `LR_ENTITIES` when missing',
+  ),
+  clickhouseUrl: def<string | null>(
+    null,
+    optional(/^https?:\/\/[^/]+\/\w+$/, 'http://host:8123/DATABASE'),
+    'results go to ClickHouse (`doc_ent_map` on ReplacingMergeTree) in this database',
+  ),
+  sink: def(
+    'auto' as 'auto' | 'file' | 'mysql' | 'clickhouse',
+    oneOf('auto', 'file', 'mysql', 'clickhouse'),
+    '`auto`: ClickHouse when `LR_CLICKHOUSE_URL` is set, else MySQL when `LR_MYSQL_URL` is set, else files; `file`, `mysql`, `clickhouse`',
   ),
   mapping: def(
     'auto' as 'auto' | 'tsv' | 'mysql' | 'service',

@@ -1,14 +1,18 @@
 import type { KafkaClient } from '../adapters/kafka.js'
 
-/** Messages of the topic the group has not committed yet, over all partitions. */
-export async function consumerLag(kafka: KafkaClient, topic: string, group: string): Promise<number> {
+/** Per partition (`p0`, `p1`, ...): messages the group has not committed yet. */
+export async function partitionLag(
+  kafka: KafkaClient,
+  topic: string,
+  group: string,
+): Promise<Record<string, number>> {
   const [end, committed] = await Promise.all([kafka.endOffsets(topic), kafka.committedOffsets(group, topic)])
-  let lag = 0n
+  const parts: Record<string, number> = {}
   for (const [partition, high] of end) {
     const at = committed.get(partition) ?? -1n
-    lag += at < 0n ? high : high > at ? high - at : 0n
+    parts[`p${partition}`] = Number(at < 0n ? high : high > at ? high - at : 0n)
   }
-  return Number(lag)
+  return parts
 }
 
 /**

@@ -1,5 +1,4 @@
 import { hostname } from 'node:os'
-import type { GroupConsumer, KafkaClient, KafkaMessage, MessageBatchContext } from '../adapters/kafka.js'
 import type { Settings } from '../core/config.js'
 import type { Doc, Service } from '../core/contracts.js'
 import type { Logger } from '../core/log.js'
@@ -12,6 +11,7 @@ import { type Layout, stateFiles } from '../store/layout.js'
 import { scanSpool } from '../store/scan.js'
 import { rawInput, writeDead } from '../store/set-aside.js'
 import { decodeMessage } from './decode-message.js'
+import type { Delivery, Source, SourceEntry } from './source.js'
 
 export type PauseReason = 'backlog' | 'disk' | null
 
@@ -26,15 +26,14 @@ export interface PrefetchStats {
 const ROOM_POLL_MS = 500
 
 /**
- * Kafka -> left/. Packs up to batchSize messages into one batch file, writes it
- * durably, and only then commits the offsets of exactly those messages: a crash
- * in between re-delivers, never loses. Invalid messages go to dead/ with topic,
- * partition, offset and reason. Pauses (stops fetching) while left/ is full or
- * the disk is low.
+ * A source (Kafka, Redis Streams, RabbitMQ) -> left/. Packs up to batchSize entries
+ * into one batch file, writes it durably, and only then acknowledges exactly those
+ * entries: a crash in between re-delivers, never loses. Invalid entries go to dead/
+ * with their position and reason, then are acknowledged with the rest. Pauses (holds
+ * the delivery, so the source reads nothing more) while left/ is full or the disk is low.
  */
 export class Prefetcher implements Service {
   readonly stats: PrefetchStats = { messages: 0, bytes: 0, batches: 0, dead: 0, paused: null }
-  private consumer: GroupConsumer | null = null
   private readonly stopController = new AbortController()
   private readonly maxLeft: number
   private pausedAt = 0
@@ -42,7 +41,7 @@ export class Prefetcher implements Service {
   constructor(
     private readonly settings: Settings,
     private readonly layout: Layout,
-    private readonly kafka: KafkaClient,
+    private readonly source: Source,
     private readonly log: Logger,
   ) {
     const maxPending = settings.prefetchMaxPending || settings.workers * 3
@@ -51,64 +50,54 @@ export class Prefetcher implements Service {
   }
 
   async start(): Promise<void> {
-    const { kafkaGroup, kafkaTopic, kafkaMaxWaitMs } = this.settings
-    this.consumer = await this.kafka.consumer(kafkaGroup, kafkaTopic, {
-      maxWaitMs: kafkaMaxWaitMs,
-      sessionTimeoutMs: this.settings.kafkaSessionTimeoutMs,
-    })
     await this.setPaused(null, true)
-    await this.consumer.run((ctx) => this.onBatch(ctx))
-    this.log.info({ topic: kafkaTopic, group: kafkaGroup, maxLeft: this.maxLeft }, 'prefetch started')
+    await this.source.start((d) => this.onDelivery(d))
+    this.log.info({ source: this.source.name, maxLeft: this.maxLeft }, 'prefetch started')
   }
 
   async stop(): Promise<void> {
     if (this.stopController.signal.aborted) return
     this.stopController.abort()
-    await this.consumer?.stop()
+    await this.source.stop()
   }
 
-  private async onBatch(ctx: MessageBatchContext): Promise<void> {
+  private async onDelivery(d: Delivery): Promise<void> {
     const size = this.settings.batchSize
-    for (let i = 0; i < ctx.messages.length; i += size) {
-      if (!(await this.waitForRoom(ctx))) return
-      const chunk = ctx.messages.slice(i, i + size)
-      if (!(await this.writeChunk(ctx, chunk))) return
-      await ctx.commit((chunk[chunk.length - 1] as KafkaMessage).offset)
+    for (let i = 0; i < d.entries.length; i += size) {
+      if (!(await this.waitForRoom(d))) return
+      const chunk = d.entries.slice(i, i + size)
+      if (!(await this.writeChunk(d, chunk))) return
+      await d.ack(chunk)
     }
   }
 
   /** Write a chunk's batch file and dead entries. False when stopped before it was durable. */
-  private async writeChunk(ctx: MessageBatchContext, chunk: KafkaMessage[]): Promise<boolean> {
+  private async writeChunk(d: Delivery, chunk: SourceEntry[]): Promise<boolean> {
     const docs: Doc[] = []
-    const dead: { m: KafkaMessage; reason: string }[] = []
-    for (const m of chunk) {
-      const decoded = decodeMessage(m.value, this.settings.maxTextBytes)
+    const dead: { e: SourceEntry; reason: string }[] = []
+    for (const e of chunk) {
+      const decoded = decodeMessage(e.value, this.settings.maxTextBytes)
       if ('doc' in decoded) docs.push(decoded.doc)
-      else dead.push({ m, reason: decoded.reason })
+      else dead.push({ e, reason: decoded.reason })
     }
-    const first = (chunk[0] as KafkaMessage).offset
-    const last = (chunk[chunk.length - 1] as KafkaMessage).offset
-    const source = `kafka:${ctx.topic}/${ctx.partition}@${first}-${last}`
-    const stopped = (): boolean => !ctx.isRunning() || this.stopController.signal.aborted
+    const source = d.label(chunk[0] as SourceEntry, chunk[chunk.length - 1] as SourceEntry)
+    const stopped = (): boolean => !d.isRunning() || this.stopController.signal.aborted
     try {
       await retry(
         `prefetch ${source}`,
         async () => {
           // Each dead entry leaves the list only once it is written: a failed write retries the rest.
           while (dead.length > 0) {
-            const { m, reason } = dead[0] as (typeof dead)[number]
+            const { e, reason } = dead[0] as (typeof dead)[number]
             await writeDead(this.layout, {
-              stage: 'kafka',
+              stage: this.source.kind,
               reason,
-              source: { topic: ctx.topic, partition: m.partition, offset: m.offset },
-              ...(m.value ? rawInput(m.value, 'base64') : {}),
+              source: e.position,
+              ...(e.value ? rawInput(e.value, 'base64') : {}),
             })
             dead.shift()
             this.stats.dead++
-            this.log.warn(
-              { topic: ctx.topic, partition: m.partition, offset: m.offset, reason },
-              'message set aside in dead/',
-            )
+            this.log.warn({ ...e.position, reason }, 'message set aside in dead/')
           }
           if (docs.length > 0) {
             const { bytes } = await writeNewBatch(this.layout, docs, source)
@@ -118,13 +107,13 @@ export class Prefetcher implements Service {
         },
         {
           attempts: Number.POSITIVE_INFINITY,
-          // ENOSPC and friends: nothing committed, nothing half-written (atomic writes). Wait and retry.
+          // ENOSPC and friends: nothing acknowledged, nothing half-written (atomic writes). Wait and retry.
           retryable: () => !stopped(),
           onRetry: ({ err, attempt }) =>
             this.log.error({ err, attempt }, 'writing a batch file failed; will retry'),
           wait: async () => {
             await this.setPaused('disk')
-            await this.keepAliveFor(ctx, 2000)
+            await this.keepAliveFor(d, 2000)
           },
         },
         this.stopController.signal,
@@ -137,20 +126,20 @@ export class Prefetcher implements Service {
     return true
   }
 
-  /** Block (keeping the group session alive) while left/ is full or the disk is low. */
-  private async waitForRoom(ctx: MessageBatchContext): Promise<boolean> {
+  /** Block (keeping the source's session alive) while left/ is full or the disk is low. */
+  private async waitForRoom(d: Delivery): Promise<boolean> {
     for (;;) {
-      if (!ctx.isRunning() || this.stopController.signal.aborted) return false
+      if (!d.isRunning() || this.stopController.signal.aborted) return false
       const reason = await this.pauseReason()
       await this.setPaused(reason)
       if (reason === null) return true
-      await this.keepAliveFor(ctx, ROOM_POLL_MS)
+      await this.keepAliveFor(d, ROOM_POLL_MS)
     }
   }
 
-  private async keepAliveFor(ctx: MessageBatchContext, ms: number): Promise<void> {
+  private async keepAliveFor(d: Delivery, ms: number): Promise<void> {
     await sleep(ms, this.stopController.signal)
-    await ctx.heartbeat()
+    await d.heartbeat()
   }
 
   private async pauseReason(): Promise<PauseReason> {
@@ -186,8 +175,8 @@ export class Prefetcher implements Service {
     }
     const state = { paused: reason, since: new Date().toISOString(), host: hostname(), pid: process.pid }
     // Only `status` reads it; a full disk must not stop prefetching (the pause itself is logged above).
-    await writeFileAtomic(stateFiles(this.layout).prefetch, `${JSON.stringify(state)}\n`).catch(
-      (err: unknown) => this.log.debug({ err }, 'cannot write state/prefetch.json'),
-    )
+    await writeFileAtomic(stateFiles(this.layout).prefetch, `${JSON.stringify(state)}\n`, {
+      durable: false,
+    }).catch((err: unknown) => this.log.debug({ err }, 'cannot write state/prefetch.json'))
   }
 }

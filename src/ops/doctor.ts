@@ -1,10 +1,13 @@
 import { open, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import pino from 'pino'
+import { connectAmqp } from '../adapters/amqp.js'
+import { connectClickhouse } from '../adapters/clickhouse.js'
 import { loadDictionary } from '../adapters/entities-tsv.js'
 import { createKafkaClient } from '../adapters/kafka.js'
 import { createMysqlPool } from '../adapters/mysql.js'
-import type { Settings } from '../core/config.js'
+import { createRedisStreams } from '../adapters/redis.js'
+import { type Settings, sinkOf } from '../core/config.js'
 import { describeError } from '../core/errors.js'
 import { createRecognizer } from '../recognize/create.js'
 import { inspectTable, resultTableProblems } from '../sink/mysql-schema.js'
@@ -115,6 +118,77 @@ export function doctorChecks(s: Settings): Check[] {
         } finally {
           // A port that accepts connections but is not Kafka can hold a disconnect forever.
           await withTimeout(kafka.close(), 3000, 'kafka close').catch(() => {})
+        }
+      },
+    },
+    {
+      name: 'redis',
+      async run() {
+        if (!s.redisUrl) return skip('LR_REDIS_URL unset: no Redis stream')
+        const redis = createRedisStreams(s.redisUrl, { connectTimeoutMs: 5000 })
+        try {
+          const [length, group] = await withTimeout(
+            Promise.all([redis.length(s.redisStream), redis.groupInfo(s.redisStream, s.redisGroup)]),
+            8000,
+            'redis',
+          )
+          return pass(
+            `${s.redisUrl}: stream "${s.redisStream}" holds ${length} entries; group "${s.redisGroup}": ${group.lag ?? '?'} unread, ${group.pending} pending`,
+          )
+        } catch (err) {
+          return fail(
+            `${s.redisUrl}: ${describeError(err)}`,
+            'check LR_REDIS_URL (redis://host:port[/db]) and that Redis runs',
+          )
+        } finally {
+          await redis.close().catch(() => {})
+        }
+      },
+    },
+    {
+      name: 'rabbitmq',
+      async run() {
+        if (!s.amqpUrl) return skip('LR_AMQP_URL unset: no RabbitMQ queue')
+        const where = s.amqpUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')
+        let conn: Awaited<ReturnType<typeof connectAmqp>> | null = null
+        try {
+          conn = await withTimeout(connectAmqp(s.amqpUrl), 8000, 'rabbitmq')
+          const depth = await withTimeout(conn.depth(s.amqpQueue), 5000, 'rabbitmq').catch(() => null)
+          return depth === null
+            ? pass(`${where}: connected; queue "${s.amqpQueue}" will be created (durable) on start`)
+            : pass(`${where}: connected; queue "${s.amqpQueue}" holds ${depth} ready messages`)
+        } catch (err) {
+          return fail(
+            `${where}: ${describeError(err)}`,
+            'check LR_AMQP_URL (amqp://user:password@host:port[/vhost]) and that RabbitMQ runs',
+          )
+        } finally {
+          await conn?.close().catch(() => {})
+        }
+      },
+    },
+    {
+      name: 'clickhouse',
+      async run() {
+        if (!s.clickhouseUrl) return skip('LR_CLICKHOUSE_URL unset: no ClickHouse')
+        try {
+          const ch = await withTimeout(
+            connectClickhouse(s.clickhouseUrl, { timeoutMs: 8000 }),
+            10_000,
+            'clickhouse',
+          )
+          try {
+            const [v] = await ch.rows<{ v: string }>('SELECT version() AS v')
+            const used = sinkOf(s) === 'clickhouse' ? 'results go here' : `not the sink (LR_SINK=${s.sink})`
+            return pass(`${s.clickhouseUrl}: ClickHouse ${v?.v ?? '?'}, database ${ch.database}; ${used}`)
+          } finally {
+            await ch.close()
+          }
+        } catch (err) {
+          return fail(
+            `${s.clickhouseUrl}: ${describeError(err)}`,
+            'check LR_CLICKHOUSE_URL (http://host:8123/DATABASE) and that ClickHouse runs',
+          )
         }
       },
     },

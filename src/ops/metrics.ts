@@ -8,8 +8,8 @@ export interface MetricSources {
   status(): Promise<StatusSnapshot>
   /** The pool's GPU cap, or null in a process without one. */
   gpu(): GpuCapSnapshot | null
-  /** Messages not yet committed by the group, summed over partitions; null without Kafka. */
-  kafkaLag(): Promise<number | null>
+  /** Entries of the source not yet acknowledged (total and parts); null without a source. */
+  sourceLag(): Promise<{ kind: string; total: number; parts: Record<string, number> } | null>
 }
 
 /**
@@ -113,12 +113,24 @@ export class Metrics implements PipelineObserver {
       },
     })
     new Gauge({
+      name: 'leftright_source_lag',
+      help: 'Entries of the source not yet acknowledged, by part (Kafka: per partition; Redis: unread, pending; RabbitMQ: ready, unackedHere).',
+      labelNames: ['source', 'part'],
+      registers,
+      async collect() {
+        const lag = await sources.sourceLag().catch(() => null)
+        this.reset()
+        if (!lag) return
+        for (const [part, n] of Object.entries(lag.parts)) this.set({ source: lag.kind, part }, n)
+      },
+    })
+    new Gauge({
       name: 'leftright_kafka_consumer_lag',
       help: 'Messages of the topic not yet committed by the consumer group (summed over partitions).',
       registers,
       async collect() {
-        const lag = await sources.kafkaLag().catch(() => null)
-        if (lag !== null) this.set(lag)
+        const lag = await sources.sourceLag().catch(() => null)
+        if (lag?.kind === 'kafka') this.set(lag.total)
       },
     })
   }

@@ -9,6 +9,7 @@ import type {
   MessageBatchContext,
 } from '../../src/adapters/kafka.js'
 import { loadSettings } from '../../src/core/config.js'
+import { KafkaSource } from '../../src/feed/kafka-source.js'
 import { Prefetcher } from '../../src/feed/prefetcher.js'
 import { readBatchFile } from '../../src/store/batch-file.js'
 import { leftFile } from '../../src/store/layout.js'
@@ -34,9 +35,12 @@ function oneBatch(messages: KafkaMessage[], hooks: { onHeartbeat?: () => void } 
     },
     stop: async () => {},
   }
-  const kafka = { consumer: async () => consumer } as unknown as KafkaClient
+  const kafka = { consumer: async () => consumer, ensureTopic: async () => {} } as unknown as KafkaClient
   return { kafka, commits, handled: () => handled }
 }
+
+const kafkaSource = (kafka: KafkaClient): KafkaSource =>
+  new KafkaSource(kafka, { topic: 't', group: 'g', maxWaitMs: 100, sessionTimeoutMs: 6000 })
 
 const msg = (offset: number, value: string): KafkaMessage => ({
   partition: 0,
@@ -65,7 +69,7 @@ test('an invalid message whose dead/ entry cannot be written yet is kept and wri
       mkdirSync(layout.dead, { recursive: true })
     },
   })
-  const prefetcher = new Prefetcher(settings, layout, feed.kafka, pino({ level: 'silent' }))
+  const prefetcher = new Prefetcher(settings, layout, kafkaSource(feed.kafka), pino({ level: 'silent' }))
   await prefetcher.start()
   await feed.handled()
   await prefetcher.stop()
