@@ -46,6 +46,8 @@ export interface RedisStreams {
   length(stream: string): Promise<number>
   /** Append entries, one XADD each, in one round trip. */
   add(stream: string, entries: Record<string, string>[]): Promise<void>
+  /** The id of the group's oldest entry delivered and not acknowledged, or null. */
+  oldestPending(stream: string, group: string): Promise<string | null>
   /** Drop entries older than `minId` (acknowledged by the group; never unread ones). */
   trimBefore(stream: string, minId: string): Promise<void>
   close(): Promise<void>
@@ -173,6 +175,10 @@ export function createRedisStreams(url: string, opts: { connectTimeoutMs?: numbe
       for (const e of entries) pipeline.call('XADD', stream, '*', ...Object.entries(e).flat())
       const results = (await pipeline.exec()) ?? []
       for (const [err] of results) if (err) throw err
+    },
+    async oldestPending(stream, group) {
+      const raw = (await writer.call('XPENDING', stream, group)) as [number, string | null, ...unknown[]]
+      return Number(raw[0]) > 0 ? (raw[1] ?? null) : null
     },
     async trimBefore(stream, minId) {
       await writer.call('XTRIM', stream, 'MINID', minId)

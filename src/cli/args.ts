@@ -44,7 +44,7 @@ const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'prefetch',
-    summary: 'Kafka -> left/ alone (needs LR_KAFKA_BROKERS)',
+    summary: 'the source (Kafka, Redis Streams or RabbitMQ) -> left/ alone',
     flags: [['--once', 'exit when caught up']],
     example: 'LR_KAFKA_BROKERS=127.0.0.1:9092 leftright prefetch',
   },
@@ -57,8 +57,15 @@ const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'dispatch',
-    summary: 'MySQL source_data rows without a result -> Kafka (or left/), keyset paging, resumable',
-    flags: [['--to-left', 'write batch files into left/ instead of Kafka']],
+    summary:
+      'MySQL source_data rows without a result -> Kafka, a Redis stream or left/; keyset paging, resumable',
+    flags: [
+      ['--to-left', 'write batch files into left/ instead of Kafka'],
+      [
+        '--to <target>',
+        'kafka (default when LR_KAFKA_BROKERS is set), redis (XADD to LR_REDIS_STREAM) or left',
+      ],
+    ],
     example: 'LR_MYSQL_URL=mysql://root@127.0.0.1:3306/test leftright dispatch --to-left',
   },
   {

@@ -1,11 +1,13 @@
 import { SingleBar } from 'cli-progress'
 import { createKafkaClient } from '../adapters/kafka.js'
 import { createMysqlPool } from '../adapters/mysql.js'
+import { createRedisStreams } from '../adapters/redis.js'
 import { loadSettings } from '../core/config.js'
 import { ConfigError } from '../core/errors.js'
 import { createLogger } from '../core/log.js'
 import { Releasers } from '../core/releasers.js'
 import { type DispatchTarget, dispatch, leftTarget } from '../feed/dispatch.js'
+import { redisTarget } from '../feed/redis-target.js'
 import { createSourceTable } from '../feed/source-table.js'
 import { createResultTables } from '../sink/mysql-tables.js'
 import { ensureLayout, layoutOf } from '../store/layout.js'
@@ -14,10 +16,15 @@ import type { ParsedArgs } from './args.js'
 export async function runDispatch(args: ParsedArgs): Promise<number> {
   const settings = loadSettings(args.flags)
   if (!settings.mysqlUrl) throw new ConfigError('dispatch needs LR_MYSQL_URL (the source_data database)')
-  const toLeft = args.flags['to-left'] === true
-  if (!toLeft && !settings.kafkaBrokers) {
-    throw new ConfigError('dispatch needs LR_KAFKA_BROKERS, or --to-left to write batch files')
+  const to =
+    args.flags['to-left'] === true ? 'left' : String(args.flags.to ?? (settings.redisUrl ? 'redis' : 'kafka'))
+  if (!['left', 'kafka', 'redis'].includes(to)) {
+    throw new ConfigError(`--to ${to}: expected kafka, redis or left`)
   }
+  if (to === 'kafka' && !settings.kafkaBrokers) {
+    throw new ConfigError('dispatch needs LR_KAFKA_BROKERS, --to redis with LR_REDIS_URL, or --to-left')
+  }
+  if (to === 'redis' && !settings.redisUrl) throw new ConfigError('dispatch --to redis needs LR_REDIS_URL')
   const log = createLogger(settings).child({ component: 'dispatch' })
   const layout = layoutOf(settings.dataDir)
   await ensureLayout(layout)
@@ -32,8 +39,18 @@ export async function runDispatch(args: ParsedArgs): Promise<number> {
     await createResultTables(pool, settings)
     await createSourceTable(pool, settings)
     let target: DispatchTarget
-    if (toLeft) {
+    if (to === 'left') {
       target = leftTarget(layout, settings.batchSize)
+    } else if (to === 'redis') {
+      const redis = createRedisStreams(settings.redisUrl as string)
+      releasers.push('redis', () => redis.close())
+      target = redisTarget(redis, {
+        stream: settings.redisStream,
+        group: settings.redisGroup,
+        maxLen: settings.redisMaxlen,
+        signal: stop.signal,
+        log,
+      })
     } else {
       const kafka = createKafkaClient(settings.kafkaBrokers as string[], log.child({ component: 'kafka' }))
       releasers.push('kafka', () => kafka.close())

@@ -184,3 +184,54 @@ test('two sources set exits 2 with one line naming both', async (t) => {
   assert.equal((await run.exited).code, 2)
   assert.match(run.stderr, /one source per process: LR_REDIS_URL and LR_AMQP_URL are set/)
 })
+
+test('dispatch --to redis: source rows without a result reach the stream, never more than LR_REDIS_MAXLEN unacknowledged; a consumer drains it into MySQL', async (t) => {
+  const db = await freshDatabase(t, 'rdsdisp')
+  const { stream, redis } = await freshStream(t)
+  const { createMysqlPool } = await import('../../src/adapters/mysql.js')
+  const { loadSettings } = await import('../../src/core/config.js')
+  const { createSourceTable } = await import('../../src/feed/source-table.js')
+  const setup = createMysqlPool(db.url, 1)
+  await createSourceTable(setup, loadSettings({}, {}))
+  await setup.end()
+  const rows = Array.from({ length: 2000 }, (_, i) => [i + 1, `m${i + 1}`, text(i)])
+  await db.pool.query('INSERT INTO source_data (id, mid, content) VALUES ?', [rows])
+  const env = {
+    LR_MYSQL_URL: db.url,
+    LR_REDIS_URL: REDIS_URL,
+    LR_REDIS_STREAM: stream,
+    LR_REDIS_MAXLEN: '300',
+    LR_DISPATCH_PAGE_SIZE: '100',
+    LR_RECOGNIZER: 'dictionary',
+  }
+  const dir = tempDir(t)
+  const dispatch = runCli(t, ['dispatch', '--to', 'redis', '--data-dir', dir], env)
+  // With no consumer yet, dispatch stops at the limit and waits.
+  await dispatch.waitForLine((l) => l.includes('stream full: waiting for the consumers'))
+  const atLimit = await redis.xlen(stream)
+  assert.ok(atLimit <= 400, `${atLimit} entries: at most LR_REDIS_MAXLEN plus one page`)
+  let peak = 0
+  const sampler = setInterval(async () => {
+    const groups = (await redis.xinfo('GROUPS', stream)) as unknown[][]
+    const g = groups[0] as unknown[]
+    const lag = Number(g[g.indexOf('lag') + 1] ?? 0)
+    const pending = Number(g[g.indexOf('pending') + 1] ?? 0)
+    peak = Math.max(peak, lag + pending)
+  }, 20)
+  t.after(() => clearInterval(sampler))
+  const consumer = runCli(t, ['start', '--data-dir', path.join(dir, 'box')], env)
+  assert.equal((await dispatch.exited).code, 0, dispatch.stderr)
+  for (let i = 0; i < 3000; i++) {
+    const [[r]] = (await db.pool.query('SELECT COUNT(*) AS n FROM doc_ent_map')) as unknown as [
+      { n: number }[],
+    ]
+    if (Number(r?.n) === 2000) break
+    await new Promise((res) => setTimeout(res, 20))
+  }
+  clearInterval(sampler)
+  consumer.child.kill('SIGTERM')
+  await consumer.exited
+  const stats = await rowStats(db.pool)
+  assert.deepEqual([stats.rows, stats.distinct], [2000, 2000])
+  assert.ok(peak <= 400, `unacknowledged entries peaked at ${peak}`)
+})
