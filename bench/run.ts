@@ -14,6 +14,7 @@
  *   compare   versus-gpu, versus-sink, scaling, two-boxes and status in one run (CI: `compare --quick`)
  *   faults    kill -9 x20 mid-run, disk full for a minute, entity service down 60 s: what was lost
  *   ab        this tree vs a baseline revision (--base REV): pool and sink jobs alternated
+ *   sources   Redis Streams and RabbitMQ -> left/ vs a bare client; the ClickHouse sink vs the MySQL sink
  *   versus-sink 200k documents, no recognition, into MariaDB: leftright vs BullMQ vs the original vs LOAD DATA
  */
 import { abScenario } from './ab.js'
@@ -24,6 +25,7 @@ import { poolScenario } from './pool.js'
 import { prefetchScenario } from './prefetch.js'
 import { scalingScenario, twoBoxesScenario } from './scaling.js'
 import { sinkScenario } from './sink.js'
+import { sourcesScenario } from './sources.js'
 import { statusScenario } from './status.js'
 import { versusGpuScenario, versusSinkScenario } from './versus.js'
 
@@ -39,6 +41,7 @@ const scenarios: Record<string, () => Promise<void>> = {
   'versus-gpu': versusGpuScenario,
   'versus-sink': versusSinkScenario,
   scaling: scalingScenario,
+  sources: sourcesScenario,
   'two-boxes': twoBoxesScenario,
 }
 

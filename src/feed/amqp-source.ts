@@ -65,7 +65,14 @@ export class AmqpSource implements Source {
   }
 
   async lag(): Promise<SourceLag> {
-    const ready = this.conn ? await this.conn.depth(this.opts.queue) : 0
+    // Not started (`status` asks): a connection of its own for the question.
+    const conn = this.conn ?? (await this.connect())
+    let ready: number
+    try {
+      ready = await conn.depth(this.opts.queue)
+    } finally {
+      if (conn !== this.conn) await conn.close()
+    }
     const here = this.buffer.length + this.held
     return { total: ready + here, parts: { ready, unackedHere: here } }
   }

@@ -28,6 +28,16 @@ export function formatStatus(s: StatusSnapshot): string {
     `documents pending ${d.pending}  claimed ${d.claimed}  done ${d.done} (ok ${d.ok}, failed ${d.failed}, re-sent ${d.repeats})  dead ${d.dead}  in bad/ ${d.bad}`,
     `rate      ${r.m1.toFixed(1)} / ${r.m5.toFixed(1)} / ${r.m15.toFixed(1)} docs/s (1 / 5 / 15 min)  ETA ${s.etaSeconds === null ? '-' : humanSeconds(s.etaSeconds)}`,
   ]
+  if (s.source) {
+    const src = s.source
+    lines.push(
+      'error' in src
+        ? `source    ${src.name}: lag unknown (${src.error})`
+        : `source    ${src.name}: ${src.total} not yet acknowledged (${Object.entries(src.parts)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')})`,
+    )
+  }
   if (s.disk) {
     lines.push(
       `disk      ${humanBytes(s.disk.freeBytes)} free of ${humanBytes(s.disk.totalBytes)}${s.disk.low ? '  LOW (under LR_MIN_FREE_DISK)' : ''}`,

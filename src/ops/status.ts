@@ -48,6 +48,8 @@ export interface StatusSnapshot {
   /** Done batches whose markers the janitor compacted into state/ledger/ (included in `batches.done`). */
   ledger: { batches: number }
   disk: { freeBytes: number; totalBytes: number; low: boolean } | null
+  /** The configured source's entries not yet acknowledged (asked by `status` itself); absent without a source. */
+  source?: { name: string; total: number; parts: Record<string, number> } | { name: string; error: string }
   /** Why new work is not being fetched, if it is not: `disk` or `backlog`. */
   paused: 'disk' | 'backlog' | null
   /** The Kafka prefetcher of this data dir, from state/prefetch.json; null if it never ran. */

@@ -210,6 +210,12 @@ test('dispatch --to redis: source rows without a result reach the stream, never 
   await dispatch.waitForLine((l) => l.includes('stream full: waiting for the consumers'))
   const atLimit = await redis.xlen(stream)
   assert.ok(atLimit <= 400, `${atLimit} entries: at most LR_REDIS_MAXLEN plus one page`)
+  // status asks the source: the entries the group has not acknowledged yet.
+  const status = runCli(t, ['status', '--json', '--data-dir', dir], env)
+  assert.equal((await status.exited).code, 0, status.stderr)
+  const snap = JSON.parse(status.stdout.join('')) as { source: { name: string; total: number } }
+  assert.equal(snap.source.name, `redis:${stream}`)
+  assert.ok(snap.source.total >= 300, `status shows the source's lag (${snap.source.total})`)
   let peak = 0
   const sampler = setInterval(async () => {
     const groups = (await redis.xinfo('GROUPS', stream)) as unknown[][]
