@@ -42,7 +42,11 @@ export class AmqpSource implements Source {
   }
 
   async start(onDelivery: (d: Delivery) => Promise<void>): Promise<void> {
-    await this.open()
+    // RabbitMQ down at start is an outage like any other: the loop connects when it can.
+    await this.open().catch((err: unknown) => {
+      if (this.opts.outages) this.opts.outages.failed('source', err, 'prefetch from RabbitMQ')
+      else this.opts.log.warn({ err }, 'RabbitMQ unreachable; will retry')
+    })
     this.loop = this.run(onDelivery)
   }
 

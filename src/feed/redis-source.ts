@@ -1,5 +1,5 @@
 import { hostname } from 'node:os'
-import { compareIds, type RedisStreams, type StreamEntry } from '../adapters/redis.js'
+import { compareIds, isNoGroup, type RedisStreams, type StreamEntry } from '../adapters/redis.js'
 import type { Logger } from '../core/log.js'
 import type { Outages } from '../core/outages.js'
 import { backoffMs, sleep } from '../core/sleep.js'
@@ -40,7 +40,7 @@ export class RedisSource implements Source {
   }
 
   async start(onDelivery: (d: Delivery) => Promise<void>): Promise<void> {
-    await this.redis.ensureGroup(this.opts.stream, this.opts.group)
+    // Redis down at start is an outage like any other: the loop creates the group when it can.
     this.loop = this.run(onDelivery)
   }
 
@@ -72,8 +72,13 @@ export class RedisSource implements Source {
     const { stream, group } = this.opts
     const signal = this.stopController.signal
     let failures = 0
+    let groupReady = false
     while (!signal.aborted) {
       try {
+        if (!groupReady) {
+          await this.redis.ensureGroup(stream, group)
+          groupReady = true
+        }
         const entries = await this.next()
         failures = 0
         this.opts.outages?.ok('source')
@@ -94,6 +99,8 @@ export class RedisSource implements Source {
         })
       } catch (err) {
         if (signal.aborted) break
+        // The stream or group was deleted under us: create it again.
+        if (isNoGroup(err)) groupReady = false
         failures++
         if (this.opts.outages) this.opts.outages.failed('source', err, 'prefetch from Redis')
         else if (failures === 1) this.opts.log.warn({ err }, 'reading the Redis stream failed; will retry')
