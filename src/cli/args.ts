@@ -58,13 +58,14 @@ const COMMANDS: CommandSpec[] = [
   {
     name: 'dispatch',
     summary:
-      'MySQL source_data rows without a result -> Kafka, a Redis stream or left/; keyset paging, resumable',
+      'source_data rows without a result (MySQL or ClickHouse) -> Kafka, a Redis stream or left/; keyset paging, resumable',
     flags: [
       ['--to-left', 'write batch files into left/ instead of Kafka'],
       [
         '--to <target>',
         'kafka (default when LR_KAFKA_BROKERS is set), redis (XADD to LR_REDIS_STREAM) or left',
       ],
+      ['--from <source>', 'mysql (default) or clickhouse: where source_data and the results table are'],
     ],
     example: 'LR_MYSQL_URL=mysql://root@127.0.0.1:3306/test leftright dispatch --to-left',
   },

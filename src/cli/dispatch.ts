@@ -1,4 +1,5 @@
 import { SingleBar } from 'cli-progress'
+import { connectClickhouse } from '../adapters/clickhouse.js'
 import { createKafkaClient } from '../adapters/kafka.js'
 import { createMysqlPool } from '../adapters/mysql.js'
 import { createRedisStreams } from '../adapters/redis.js'
@@ -6,16 +7,26 @@ import { loadSettings } from '../core/config.js'
 import { ConfigError } from '../core/errors.js'
 import { createLogger } from '../core/log.js'
 import { Releasers } from '../core/releasers.js'
-import { type DispatchTarget, dispatch, leftTarget } from '../feed/dispatch.js'
+import { clickhouseRows } from '../feed/clickhouse-rows.js'
+import { type DispatchTarget, dispatch, leftTarget, mysqlRows, type SourceRows } from '../feed/dispatch.js'
 import { redisTarget } from '../feed/redis-target.js'
 import { createSourceTable } from '../feed/source-table.js'
+import { ClickhouseSink } from '../sink/clickhouse-sink.js'
 import { createResultTables } from '../sink/mysql-tables.js'
 import { ensureLayout, layoutOf } from '../store/layout.js'
 import type { ParsedArgs } from './args.js'
 
 export async function runDispatch(args: ParsedArgs): Promise<number> {
   const settings = loadSettings(args.flags)
-  if (!settings.mysqlUrl) throw new ConfigError('dispatch needs LR_MYSQL_URL (the source_data database)')
+  const from = String(args.flags.from ?? 'mysql')
+  if (from !== 'mysql' && from !== 'clickhouse')
+    throw new ConfigError(`--from ${from}: expected mysql or clickhouse`)
+  if (from === 'mysql' && !settings.mysqlUrl) {
+    throw new ConfigError('dispatch needs LR_MYSQL_URL (the source_data database), or --from clickhouse')
+  }
+  if (from === 'clickhouse' && !settings.clickhouseUrl) {
+    throw new ConfigError('dispatch --from clickhouse needs LR_CLICKHOUSE_URL (http://host:8123/DATABASE)')
+  }
   const to =
     args.flags['to-left'] === true ? 'left' : String(args.flags.to ?? (settings.redisUrl ? 'redis' : 'kafka'))
   if (!['left', 'kafka', 'redis'].includes(to)) {
@@ -34,10 +45,22 @@ export async function runDispatch(args: ParsedArgs): Promise<number> {
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   try {
-    const pool = createMysqlPool(settings.mysqlUrl, 2)
-    releasers.push('mysql', () => pool.end())
-    await createResultTables(pool, settings)
-    await createSourceTable(pool, settings)
+    let rows: SourceRows
+    if (from === 'clickhouse') {
+      // The results table must exist for the anti-join: the sink creates it as it would at start.
+      const sink = new ClickhouseSink(settings, log)
+      await sink.init()
+      await sink.close()
+      const ch = await connectClickhouse(settings.clickhouseUrl as string)
+      releasers.push('clickhouse', () => ch.close())
+      rows = clickhouseRows(ch, { source: settings.mysqlSourceTable, results: settings.mysqlResultsTable })
+    } else {
+      const pool = createMysqlPool(settings.mysqlUrl as string, 2)
+      releasers.push('mysql', () => pool.end())
+      await createResultTables(pool, settings)
+      await createSourceTable(pool, settings)
+      rows = mysqlRows(pool, settings)
+    }
     let target: DispatchTarget
     if (to === 'left') {
       target = leftTarget(layout, settings.batchSize)
@@ -74,7 +97,7 @@ export async function runDispatch(args: ParsedArgs): Promise<number> {
     let lastLogAt = 0
     const startedAt = Date.now()
     const result = await dispatch({
-      pool,
+      rows,
       settings,
       layout,
       target,

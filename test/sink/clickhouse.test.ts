@@ -70,3 +70,60 @@ test('LR_SINK=clickhouse without LR_CLICKHOUSE_URL exits 2 with one line', async
   assert.equal((await run.exited).code, 2)
   assert.match(run.stderr, /LR_SINK=clickhouse needs LR_CLICKHOUSE_URL/)
 })
+
+test('dispatch --from clickhouse: source_data rows without a result become batch files; a rerun sends nothing more', async (t) => {
+  const ch = await freshClickhouse(t, 'chdisp')
+  const { createClient } = await import('@clickhouse/client')
+  const client = createClient({ url: 'http://127.0.0.1:8123', database: ch.name })
+  t.after(() => client.close())
+  await client.command({
+    query: 'CREATE TABLE source_data (id UInt64, mid String, content String) ENGINE = MergeTree ORDER BY id',
+  })
+  await client.insert({
+    table: 'source_data',
+    values: Array.from({ length: 1000 }, (_, i) => ({
+      id: i + 1,
+      mid: `m${i + 1}`,
+      content: `Jack Ma in Beijing ${i}`,
+    })),
+    format: 'JSONEachRow',
+  })
+  const dir = tempDir(t)
+  const env = { LR_CLICKHOUSE_URL: ch.url, LR_RECOGNIZER: 'dictionary', LR_DISPATCH_PAGE_SIZE: '100' }
+  // 300 already have a result (the sink's table, made by a first empty run).
+  const first = runCli(t, ['start', '--once', '--data-dir', path.join(dir, 'empty')], env)
+  assert.equal((await first.exited).code, 0, first.stderr)
+  await client.insert({
+    table: 'doc_ent_map',
+    values: Array.from({ length: 300 }, (_, i) => ({
+      doc_id: `m${i * 3 + 1}`,
+      ent_list_str: '[]',
+      mapped_list_str: '[]',
+      create_time: '2026-01-01 00:00:00',
+      batch_id: 'seed',
+      host: 'seed',
+      version: 1,
+    })),
+    format: 'JSONEachRow',
+  })
+  const data = path.join(dir, 'data')
+  const d1 = runCli(t, ['dispatch', '--from', 'clickhouse', '--to-left', '--data-dir', data], env)
+  assert.equal((await d1.exited).code, 0, d1.stderr)
+  const run = runCli(t, ['start', '--once', '--data-dir', data], env)
+  assert.equal((await run.exited).code, 0, run.stderr)
+  assert.deepEqual(await counts(ch), { final: 1000, distinct: 1000 })
+  const [seeded] = await ch.query<{ n: string }>(
+    "SELECT count() AS n FROM doc_ent_map FINAL WHERE batch_id = 'seed'",
+  )
+  assert.equal(Number(seeded?.n), 300, 'rows that had a result were not sent again')
+  const d2 = runCli(
+    t,
+    ['dispatch', '--from', 'clickhouse', '--to-left', '--data-dir', path.join(dir, 'again')],
+    env,
+  )
+  assert.equal((await d2.exited).code, 0, d2.stderr)
+  assert.ok(
+    d2.stdout.some((l) => l.includes('"toSend":0')),
+    'a rerun (even from a fresh checkpoint) finds nothing to send',
+  )
+})
