@@ -68,6 +68,7 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
         token: settings.httpToken,
         status,
         metrics,
+        layout,
         log: log.child({ component: 'http' }),
       })
       releasers.push('http', () => server.stop())

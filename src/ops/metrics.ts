@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { PipelineObserver } from '../core/contracts.js'
 import type { GpuCapSnapshot } from '../recognize/gpu-cap.js'
 import type { StatusSnapshot } from './status.js'
+import { Throughput } from './throughput.js'
 
 export interface MetricSources {
   /** The data dir's status (cached briefly by the caller). */
@@ -19,13 +20,15 @@ export interface MetricSources {
  */
 export class Metrics implements PipelineObserver {
   readonly registry = new Registry()
+  /** Documents finished per second: the dashboard's chart. */
+  readonly throughput = new Throughput()
   private readonly docs: Counter<'outcome'>
   private readonly batchesDone: Counter
   private readonly recognitionErrors: Counter<'kind'>
   private readonly rowsInserted: Counter
   private readonly insertSeconds: Histogram
 
-  constructor(sources: MetricSources) {
+  constructor(readonly sources: MetricSources) {
     const registers = [this.registry]
     collectDefaultMetrics({ register: this.registry })
     this.docs = new Counter({
@@ -148,5 +151,6 @@ export class Metrics implements PipelineObserver {
     this.batchesDone.inc()
     this.docs.inc({ outcome: 'ok' }, ok)
     this.docs.inc({ outcome: 'failed' }, failed)
+    this.throughput.add(ok + failed)
   }
 }

@@ -5,20 +5,21 @@ import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { chromium } from 'playwright-core'
 import { type MockGpu, startMockGpu } from '../../scripts/mock-gpu.js'
-import { type CliRun, makeDocs, repoRoot, runCli, tempDir, writeJsonl } from '../helpers.js'
+import { type CliRun, makeDocs, readMarkers, repoRoot, runCli, tempDir, writeJsonl } from '../helpers.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 
 async function slowRun(
   t: Parameters<typeof tempDir>[0],
   env: Record<string, string> = {},
-): Promise<{ run: CliRun; base: string }> {
+  docs = 4000,
+): Promise<{ run: CliRun; base: string; dir: string; gpu: MockGpu }> {
   // A GPU service of capacity 2 at 50 ms per call: 4,000 documents take several seconds.
   const gpu: MockGpu = await startMockGpu({ capacity: 2, callMs: 50, over: 'queue' })
   t.after(() => gpu.close())
   const dir = tempDir(t)
   const input = path.join(dir, 'in.jsonl')
-  writeJsonl(input, makeDocs(4000))
+  writeJsonl(input, makeDocs(docs))
   const enq = runCli(t, ['enqueue', input, '--data-dir', dir])
   assert.equal((await enq.exited).code, 0, enq.stderr)
   const run = runCli(t, ['start', '--once', '--data-dir', dir], {
@@ -29,7 +30,7 @@ async function slowRun(
   })
   const line = await run.waitForLine((l) => l.includes('dashboard, /status and /metrics'))
   const url = (JSON.parse(line) as { url: string }).url
-  return { run, base: url.replace(/\/$/, '') }
+  return { run, base: url.replace(/\/$/, ''), dir, gpu }
 }
 
 /** Prometheus text exposition format, line by line; returns sample name{labels} -> value. */
@@ -102,6 +103,79 @@ test('the dashboard in headless Chromium shows the counters, and they change whi
   mkdirSync(artifacts, { recursive: true })
   await page.screenshot({ path: path.join(artifacts, 'dashboard.png'), fullPage: true })
   assert.equal((await run.exited).code, 0, run.stderr)
+})
+
+test('dashboard chart: the server keeps the history (a reload keeps it), with a time axis; its last point is within 25% of the rate measured from the markers', async (t) => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing`)
+  // About 20 s of steady work: the chart's 10 s windows are full well before the end.
+  const { run, base, dir } = await slowRun(t, {}, 14_000)
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] })
+  t.after(() => browser.close())
+  await sleep(12_000)
+  const page = await browser.newPage()
+  await page.goto(`${base}/`)
+  // A fresh page shows the history the server kept before it was opened.
+  await page.waitForFunction("document.getElementById('chart-last').dataset.rate > 0")
+  const history = (await (await fetch(`${base}/api/history`)).json()) as {
+    points: { t: number; rate: number }[]
+  }
+  assert.ok(
+    history.points.length >= 5,
+    `${history.points.length} points of history from before the page opened`,
+  )
+  const pageRate = Number(await page.getAttribute('#chart-last', 'data-rate'))
+  // The markers: documents whose batch finished in the 10 s before now.
+  const now = Date.now()
+  let docs = 0
+  for (const m of readMarkers(dir).values()) {
+    const at = Date.parse(m.finishedAt ?? '')
+    if (m.state === 'done' && at > now - 10_000 && at <= now) docs += m.docs ?? 0
+  }
+  const markerRate = docs / 10
+  assert.ok(markerRate > 0, 'work was finishing')
+  assert.ok(
+    Math.abs(pageRate - markerRate) <= 0.25 * markerRate,
+    `chart ${pageRate.toFixed(1)} docs/s vs markers ${markerRate.toFixed(1)} docs/s`,
+  )
+  assert.match((await page.textContent('#chart-last')) ?? '', /docs\/s at \d\d:\d\d:\d\d/)
+  const claimed = await page.$$eval('#claimed tbody tr', (trs) => trs.length)
+  assert.ok(claimed >= 1, 'batches claimed now are listed')
+  // A click on a recently done batch shows its detail.
+  await page.waitForSelector('#done tbody tr.click')
+  await page.click('#done tbody tr.click')
+  await page.waitForFunction("document.getElementById('detail').textContent.includes('\"marker\"')")
+  await page.screenshot({
+    path: path.join(repoRoot, 'test-artifacts', 'dashboard-chart.png'),
+    fullPage: true,
+  })
+  run.child.kill('SIGTERM')
+  await run.exited
+})
+
+test('dashboard health panel: the entity service shows down while it is down, and up again after', async (t) => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing`)
+  const { run, base, gpu } = await slowRun(t, { LR_NER_ATTEMPTS: '3' }, 8000)
+  const port = Number(new URL(gpu.url).port)
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] })
+  t.after(() => browser.close())
+  const page = await browser.newPage()
+  await page.goto(`${base}/`)
+  const state = "document.querySelector('#health-entity-service .state')"
+  await page.waitForFunction(`${state} && ${state}.textContent === 'up'`)
+  await run.waitForLine((l) => l.includes('"batch done"'))
+  await gpu.close()
+  await page.waitForFunction(`${state} && ${state}.textContent === 'down'`)
+  const detail = (await page.textContent('#health-entity-service td:last-child')) ?? ''
+  assert.match(detail, /since/, detail)
+  const back = await startMockGpu({ port, capacity: 2, callMs: 50, over: 'queue' })
+  t.after(() => back.close())
+  await page.waitForFunction(`${state} && ${state}.textContent === 'up'`)
+  await page.screenshot({
+    path: path.join(repoRoot, 'test-artifacts', 'dashboard-health.png'),
+    fullPage: true,
+  })
+  run.child.kill('SIGTERM')
+  await run.exited
 })
 
 test('beyond loopback a token is required: none set exits 2; set, requests without it get 401', async (t) => {
