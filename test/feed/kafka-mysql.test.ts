@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import type { RowDataPacket } from 'mysql2/promise'
-import { type CliRun, readMarkers, runCli, tempDir } from '../helpers.js'
+import { type CliRun, logRecords, readMarkers, runCli, tempDir } from '../helpers.js'
 import { freshDatabase, freshTopic, kafkaClient, kafkaForFile, produce, TcpProxy } from '../services.js'
 
 const kafka = kafkaForFile()
@@ -222,5 +222,14 @@ test('backpressure: prefetch pauses at the left/ limit and under LR_MIN_FREE_DIS
   const run = runCli(t, ['start', '--once', '--data-dir', dir], env)
   assert.equal((await run.exited).code, 0, run.stderr)
   assert.ok(run.stdout.some((l) => l.includes('prefetch resumed')))
+  // Logged once per change: paused and resumed alternate, and a resume says why and for how long.
+  const changes = logRecords(run.stdout).filter((r) => /^prefetch (paused|resumed)/.test(String(r.msg)))
+  changes.forEach((r, i) => {
+    assert.match(
+      String(r.msg),
+      i % 2 === 0 ? /^prefetch paused: backlog/ : /^prefetch resumed after \d+ s \(backlog\)/,
+    )
+    if (i % 2 === 1) assert.equal(typeof r.pausedMs, 'number')
+  })
   assert.deepEqual(await rowStats(db.pool), { rows: 2000, distinct: 2000 })
 })

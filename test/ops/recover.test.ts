@@ -138,3 +138,31 @@ test('enqueue reads standard input (-) and .gz files', async (t) => {
   assert.equal((await run.exited).code, 0, run.stderr)
   assert.equal(resultCounts(dir).size, 50)
 })
+
+test('a handoff whose copy fails gives back what it reserved and says so in one line, no stack trace', async (t) => {
+  const dir = tempDir(t)
+  const input = path.join(dir, 'in.jsonl')
+  writeJsonl(input, makeDocs(300))
+  assert.equal((await runCli(t, ['enqueue', input, '--data-dir', dir]).exited).code, 0)
+  // A remote destination that cannot be reached: rsync fails at once on this closed network.
+  const handoff = runCli(t, [
+    'handoff',
+    '--data-dir',
+    dir,
+    '--to',
+    'nosuchhost.invalid:/srv/data/left/',
+    '--count',
+    '2',
+  ])
+  const { code } = await handoff.exited
+  assert.notEqual(code, 0)
+  const lines = handoff.stderr.trim().split('\n')
+  assert.equal(lines.length, 1, handoff.stderr)
+  assert.match(handoff.stderr, /failed .*2 reserved batches given back/)
+  assert.doesNotMatch(handoff.stderr, /\n\s+at /, 'no stack trace')
+  assert.deepEqual(readdirSync(path.join(dir, 'right')), [], 'no reservation left behind')
+  const status = runCli(t, ['status', '--json', '--data-dir', dir])
+  await status.exited
+  const snap = JSON.parse(status.stdout.join('')) as { batches: { pending: number; handedOff: number } }
+  assert.deepEqual([snap.batches.pending, snap.batches.handedOff], [3, 0], 'all three batches claimable here')
+})
