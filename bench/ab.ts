@@ -1,9 +1,17 @@
-import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import path from 'node:path'
 import type { RowDataPacket } from 'mysql2/promise'
-import { benchDatabase, cli, median, quick, root, runCliAt, table, writeSampleJsonl } from './common.js'
+import {
+  benchDatabase,
+  buildRevision,
+  cli,
+  median,
+  quick,
+  runCliAt,
+  table,
+  writeSampleJsonl,
+} from './common.js'
 
 /**
  * `npm run bench -- ab [--base REV] [--quick]`: this working tree against a
@@ -14,25 +22,14 @@ import { benchDatabase, cli, median, quick, root, runCliAt, table, writeSampleJs
  * built with this checkout's node_modules.
  */
 export async function abScenario(): Promise<void> {
-  const argv = process.argv
   const at = process.argv.indexOf('--base')
   const baseRev = at >= 0 ? (process.argv[at + 1] ?? 'HEAD') : 'HEAD'
   const docs = quick ? 5000 : 20_000
   const rounds = quick ? 1 : 3
   const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-ab-'))
-  const baseTree = path.join(work, 'base')
-  execFileSync('git', ['-C', root, 'worktree', 'add', '--detach', baseTree, baseRev], { stdio: 'ignore' })
+  const base = buildRevision(baseRev, work)
   try {
-    symlinkSync(path.join(root, 'node_modules'), path.join(baseTree, 'node_modules'))
-    execFileSync(
-      path.join(root, 'node_modules', '.bin', 'tsc'),
-      ['-p', path.join(baseTree, 'tsconfig.json')],
-      {
-        stdio: 'inherit',
-      },
-    )
-    const contenders = { base: path.join(baseTree, 'bin', 'leftright.js'), now: cli }
-    if (!existsSync(contenders.base)) throw new Error(`${baseRev} has no bin/leftright.js`)
+    const contenders = { base: base.bin, now: cli }
     const input = writeSampleJsonl(work, docs)
     const db = await benchDatabase('ab')
     const rates: Record<string, number[]> = {}
@@ -87,7 +84,7 @@ export async function abScenario(): Promise<void> {
       '(wall time of the whole process: `enqueue` of the JSONL file, then `start --once`; medians over rounds)',
     )
   } finally {
-    execFileSync('git', ['-C', root, 'worktree', 'remove', '--force', baseTree], { stdio: 'ignore' })
+    base.remove()
     rmSync(work, { recursive: true, force: true })
   }
 }

@@ -1,6 +1,6 @@
-import { spawn, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import mysql, { type Pool } from 'mysql2/promise'
@@ -38,8 +38,17 @@ export function runCliAt(cliPath: string, args: string[], env: Record<string, st
 
 /** runCli without blocking the event loop (for contenders served from this process, like the mock GPU). */
 export function runCliAsync(args: string[], env: Record<string, string> = {}): Promise<number> {
+  return runCliAtAsync(cli, args, env)
+}
+
+/** runCliAsync with another build of the CLI (a baseline revision's). */
+export function runCliAtAsync(
+  cliPath: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<number> {
   const started = performance.now()
-  const child = spawn(process.execPath, [cli, ...args], {
+  const child = spawn(process.execPath, [cliPath, ...args], {
     env: cliEnv(env),
     stdio: ['ignore', 'ignore', 'pipe'],
   })
@@ -142,4 +151,30 @@ export function runTimed(
       resolve({ seconds, maxRssKb, stdout })
     }),
   )
+}
+
+/**
+ * Check out `rev` into a temp worktree under `work` and build it with this checkout's
+ * node_modules: a baseline to run side by side with this tree. Returns its CLI and a cleanup.
+ */
+export function buildRevision(rev: string, work: string): { bin: string; remove(): void } {
+  const tree = path.join(work, `rev-${rev.replace(/[^\w]/g, '_')}`)
+  execFileSync('git', ['-C', root, 'worktree', 'add', '--detach', tree, rev], { stdio: 'ignore' })
+  const remove = () =>
+    execFileSync('git', ['-C', root, 'worktree', 'remove', '--force', tree], { stdio: 'ignore' })
+  try {
+    symlinkSync(path.join(root, 'node_modules'), path.join(tree, 'node_modules'))
+    execFileSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['-p', path.join(tree, 'tsconfig.json')], {
+      stdio: 'inherit',
+    })
+  } catch (err) {
+    remove()
+    throw err
+  }
+  const bin = path.join(tree, 'bin', 'leftright.js')
+  if (!existsSync(bin)) {
+    remove()
+    throw new Error(`${rev} has no bin/leftright.js`)
+  }
+  return { bin, remove }
 }

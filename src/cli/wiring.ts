@@ -5,7 +5,7 @@ import { Outages } from '../core/outages.js'
 import type { Releasers } from '../core/releasers.js'
 import { retry } from '../core/retry.js'
 import { createMapper } from '../map/create.js'
-import { writeGpuStateEverySecond } from '../ops/gpu-state.js'
+import { rememberedLimit, writeGpuStateEverySecond } from '../ops/gpu-state.js'
 import { Janitor, janitorOptions } from '../ops/janitor.js'
 import { createRecognizer } from '../recognize/create.js'
 import { GpuCap } from '../recognize/gpu-cap.js'
@@ -77,8 +77,21 @@ export async function startWorkers(opts: {
   )
   releasers.push('janitor', () => janitor.stop())
   await janitor.start()
-  const gpuCap = new GpuCap({ max: settings.gpuConcurrency })
-  releasers.push('gpu-state', writeGpuStateEverySecond(layout, gpuCap, outages, log))
+  // Start where an earlier run found the service's capacity, else start slow and grow until the
+  // first refusal: a cap far above the capacity then costs one refused call, not a burst.
+  const service = settings.recognizer === 'http' ? settings.nerUrl : null
+  const learned = await rememberedLimit(layout, service, settings.gpuRememberMs)
+  const gpuCap = new GpuCap(
+    learned !== null
+      ? { max: settings.gpuConcurrency, start: learned }
+      : { max: settings.gpuConcurrency, start: service ? 1 : settings.gpuConcurrency, slowStart: true },
+  )
+  if (learned !== null)
+    log.info({ limit: learned, service }, 'GPU limit learned by an earlier run; starting there')
+  releasers.push(
+    'gpu-state',
+    writeGpuStateEverySecond(layout, gpuCap, outages, log, { service, startedLearned: learned !== null }),
+  )
   const pool = new WorkerPool({
     deps: {
       layout,

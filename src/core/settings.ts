@@ -60,6 +60,11 @@ export const definitions = {
     int(1, 1024, 'an integer from 1 to 1024'),
     'recognition calls in flight in this process (all loops together)',
   ),
+  gpuRememberMs: def(
+    30 * MINUTE,
+    ms(0, 2 ** 40),
+    'a GPU limit learned from refusals is kept in `state/gpu.json` and reused by the next start within this time (0: always start slow)',
+  ),
   batchSize: def(100, int(1, 100_000, 'an integer from 1 to 100000'), 'documents per batch file'),
   recognizer: def(
     'builtin' as 'builtin' | 'dictionary' | 'none' | 'http',

@@ -11,6 +11,11 @@ const EVERY_MS = 1000
 
 export interface GpuState {
   limit: number
+  /** The entity service this limit was found for. */
+  service?: string | null
+  /** The limit was learned (an overload was seen, or it started from a learned limit). */
+  learned?: boolean
+  lastCallAt?: number | null
   max: number
   inFlight: number
   circuit: string
@@ -31,14 +36,18 @@ export function writeGpuStateEverySecond(
   cap: GpuCap,
   outages: Outages,
   log: Logger,
+  memory: { service: string | null; startedLearned: boolean } = { service: null, startedLearned: false },
 ): () => void {
   let failing = false
   const timer = setInterval(() => {
+    const snap = cap.snapshot()
     const state = {
       host: hostname(),
       pid: process.pid,
       at: new Date().toISOString(),
-      ...cap.snapshot(),
+      service: memory.service,
+      learned: memory.startedLearned || snap.overloads > 0,
+      ...snap,
       dependencies: outages.snapshot(),
     }
     writeFileAtomic(stateFiles(layout).gpu, `${JSON.stringify(state)}\n`, { durable: false }).then(
@@ -65,6 +74,27 @@ export async function readGpuState(layout: Layout): Promise<GpuState | null> {
     return { limit, max, inFlight, circuit, overloads, host, pid, at, dependencies: st.dependencies ?? {} }
   } catch {
     // Missing (no pool ran yet) or half-read: nothing to show.
+    return null
+  }
+}
+
+/**
+ * The limit an earlier run here learned for this entity service (it saw the service refuse
+ * calls), if that run called it within the last `forgetMs`; else null (start slow). A
+ * service that may have changed since (unused for a while, another URL) is learned again.
+ */
+export async function rememberedLimit(
+  layout: Layout,
+  service: string | null,
+  forgetMs: number,
+  now = Date.now(),
+): Promise<number | null> {
+  if (!service || forgetMs <= 0) return null
+  try {
+    const st = JSON.parse(await readFile(stateFiles(layout).gpu, 'utf8')) as GpuState
+    const fresh = typeof st.lastCallAt === 'number' && now - st.lastCallAt <= forgetMs
+    return st.service === service && st.learned === true && fresh && st.limit >= 1 ? st.limit : null
+  } catch {
     return null
   }
 }

@@ -128,7 +128,7 @@ export class StatusServer implements Service {
       disk: s.disk
         ? {
             state: s.disk.low ? 'down' : 'up',
-            detail: `${s.disk.freeBytes} bytes free of ${s.disk.totalBytes}`,
+            detail: `${gib(s.disk.freeBytes)} free of ${gib(s.disk.totalBytes)}${s.disk.low ? ' (under LR_MIN_FREE_DISK)' : ''}`,
           }
         : { state: 'warn', detail: 'free space unknown' },
       prefetch: s.paused

@@ -3,8 +3,16 @@ import { AbortedError, RecognizeError } from '../core/errors.js'
 import { sleep } from '../core/sleep.js'
 
 export interface GpuCapOptions {
-  /** Most calls in flight (LR_GPU_CONCURRENCY); also where the limit starts. */
+  /** Most calls in flight (LR_GPU_CONCURRENCY). */
   max: number
+  /**
+   * Where the limit starts. Below `max` with `slowStart`, it grows by one per call that
+   * finds it in use (doubling per round trip, as TCP's slow start) until the first
+   * overload; without, it probes upwards gently from there. Default `max`.
+   */
+  start?: number
+  /** Grow fast from `start` until the first overload. Default false. */
+  slowStart?: boolean
   /** Fewest calls in flight the limit comes down to. Default 1. */
   min?: number
   /** An overload multiplies the limit by this (and caps it below the calls in flight). Default 0.9. */
@@ -19,6 +27,10 @@ export interface GpuCapOptions {
 
 export interface GpuCapSnapshot {
   limit: number
+  /** Still growing fast from the start (no overload seen yet). */
+  slowStart: boolean
+  /** When the last call was made (ms since the epoch), or null before the first. */
+  lastCallAt: number | null
   max: number
   inFlight: number
   circuit: 'closed' | 'open' | 'half-open'
@@ -40,6 +52,9 @@ export interface GpuCapSnapshot {
  *   that many), so one burst of refusals finds the capacity at once;
  * - successes raise it by one at most every `increaseEveryMs`, probing gently:
  *   about one refused call per probe.
+ * With `slowStart`, the limit starts low (or where an earlier run found the service's
+ * capacity) and grows by one per call that finds it full until the first overload, so a
+ * cap set far above the capacity costs one refused call instead of a burst.
  * `Retry-After` pauses new calls. Consecutive failures that lowering cannot
  * help (errors other than overload, or overload at the minimum limit) open a
  * circuit: no calls for `circuitOpenMs`, then one trial call decides.
@@ -60,6 +75,8 @@ export class GpuCap {
   private trial: Promise<void> | null = null
   private endTrial: (() => void) | null = null
   private inFlight = 0
+  private slowStart: boolean
+  private lastCallAt: number | null = null
   private readonly counts = { calls: 0, ok: 0, overloads: 0, failures: 0, decreases: 0, circuitOpens: 0 }
 
   constructor(opts: GpuCapOptions) {
@@ -69,8 +86,10 @@ export class GpuCap {
     this.increaseEveryMs = opts.increaseEveryMs ?? 1000
     this.circuitAfter = opts.circuitAfter ?? 10
     this.circuitOpenMs = opts.circuitOpenMs ?? 2000
-    this.limitF = opts.max
-    this.limiter = pLimit(opts.max)
+    const start = Math.min(opts.max, Math.max(this.min, Math.floor(opts.start ?? opts.max)))
+    this.limitF = start
+    this.slowStart = (opts.slowStart ?? false) && start < opts.max
+    this.limiter = pLimit(start)
   }
 
   /** Run one call under the cap. Errors pass through after they have adjusted the cap. */
@@ -79,6 +98,7 @@ export class GpuCap {
       const isTrial = await this.gate(signal)
       this.inFlight++
       this.counts.calls++
+      this.lastCallAt = Date.now()
       try {
         const out = await call()
         this.onSuccess(isTrial)
@@ -97,6 +117,8 @@ export class GpuCap {
   snapshot(): GpuCapSnapshot {
     return {
       limit: Math.floor(this.limitF),
+      slowStart: this.slowStart,
+      lastCallAt: this.lastCallAt,
       max: this.max,
       inFlight: this.inFlight,
       circuit: this.circuit,
@@ -133,8 +155,14 @@ export class GpuCap {
     this.consecutiveFailures = 0
     if (isTrial) this.finishTrial(true)
     const now = Date.now()
-    // Only a limit that is in use is worth raising.
-    if (now - this.lastIncreaseAt >= this.increaseEveryMs && this.inFlight + 1 >= Math.floor(this.limitF)) {
+    // Only a limit that is in use is worth raising; in slow start at every such success.
+    const inUse = this.inFlight + 1 >= Math.floor(this.limitF)
+    if (this.slowStart && inUse) {
+      this.setLimit(Math.floor(this.limitF) + 1)
+      if (this.limitF >= this.max) this.slowStart = false
+      return
+    }
+    if (now - this.lastIncreaseAt >= this.increaseEveryMs && inUse) {
       this.lastIncreaseAt = now
       this.setLimit(Math.floor(this.limitF) + 1)
     }
@@ -146,6 +174,8 @@ export class GpuCap {
     const now = Date.now()
     if (fb.overload) {
       this.counts.overloads++
+      // The first overload ends slow start: from here, gentle probing.
+      this.slowStart = false
       if (this.limitF <= this.min) this.consecutiveFailures++
       const lowered = Math.min(this.limitF * this.decreaseFactor, inFlight - 1)
       if (lowered < this.limitF) {

@@ -3,8 +3,16 @@ import { mkdirSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
+import { rememberedLimit } from '../../src/ops/gpu-state.js'
 import { encodeBatch } from '../../src/store/batch-file.js'
-import { ensureLayout, type Layout, layoutOf, leftFile, newBatchId } from '../../src/store/layout.js'
+import {
+  ensureLayout,
+  type Layout,
+  layoutOf,
+  leftFile,
+  newBatchId,
+  stateFiles,
+} from '../../src/store/layout.js'
 import type { Marker } from '../../src/store/markers.js'
 import { makeDocs, markerPath, runCli, tempDir } from '../helpers.js'
 
@@ -191,4 +199,40 @@ test('status text names every state, the rate, ETA and free disk', async (t) => 
   assert.match(text, /rate .* docs\/s \(1 \/ 5 \/ 15 min\) {2}ETA 1\ds/)
   assert.match(text, /disk .* free of/)
   assert.match(text, /oldest claim/)
+})
+
+test('a GPU limit learned from refusals is remembered for the same service, and forgotten when unused or for another', async (t) => {
+  const layout = layoutOf(tempDir(t))
+  await ensureLayout(layout)
+  const now = Date.now()
+  const write = (o: Record<string, unknown> = {}) =>
+    writeFileSync(
+      stateFiles(layout).gpu,
+      JSON.stringify({
+        limit: 4,
+        max: 16,
+        service: 'http://gpu/',
+        learned: true,
+        lastCallAt: now - 1000,
+        ...o,
+      }),
+    )
+  assert.equal(await rememberedLimit(layout, 'http://gpu/', 60_000, now), null, 'no earlier run')
+  write()
+  assert.equal(await rememberedLimit(layout, 'http://gpu/', 60_000, now), 4)
+  assert.equal(await rememberedLimit(layout, 'http://other/', 60_000, now), null, 'another service')
+  write({ lastCallAt: now - 120_000 })
+  assert.equal(
+    await rememberedLimit(layout, 'http://gpu/', 60_000, now),
+    null,
+    'unused for longer than the memory',
+  )
+  write({ learned: false })
+  assert.equal(
+    await rememberedLimit(layout, 'http://gpu/', 60_000, now),
+    null,
+    'nothing learned (no refusal seen)',
+  )
+  write()
+  assert.equal(await rememberedLimit(layout, 'http://gpu/', 0, now), null, 'LR_GPU_REMEMBER_MS=0')
 })

@@ -116,3 +116,38 @@ test('a cancelled call neither counts as a failure nor waits', async () => {
   )
   assert.equal(cap.snapshot().circuit, 'closed')
 })
+
+test('slow start: from 1 the limit grows until the first refusal, so a cap of 16 over a capacity of 4 costs a refusal or two, not a burst', async () => {
+  const run = async (cap: GpuCap) => {
+    const svc = service(4, 10)
+    let refused = 0
+    const one = async () => {
+      for (;;) {
+        try {
+          return await cap.run(() => svc.call(), never)
+        } catch {
+          refused++
+        }
+      }
+    }
+    // 16 callers, as 16 worker loops would, 200 calls in all.
+    let left = 200
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (left-- > 0) await one()
+      }),
+    )
+    return refused
+  }
+  const slow = new GpuCap({ max: 16, start: 1, slowStart: true, increaseEveryMs: 1000 })
+  const refusedSlow = await run(slow)
+  assert.ok(refusedSlow <= 3, `slow start: ${refusedSlow} of 200 calls refused`)
+  assert.equal(slow.snapshot().slowStart, false, 'the first refusal ended slow start')
+  assert.ok(slow.snapshot().limit >= 3 && slow.snapshot().limit <= 5, `limit ${slow.snapshot().limit}`)
+  const atMax = new GpuCap({ max: 16, increaseEveryMs: 1000 })
+  const refusedAtMax = await run(atMax)
+  assert.ok(
+    refusedAtMax >= 10,
+    `starting at the maximum refuses a burst (${refusedAtMax}): what slow start avoids`,
+  )
+})

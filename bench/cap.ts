@@ -1,0 +1,94 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { startMockGpu } from '../scripts/mock-gpu.js'
+import {
+  buildRevision,
+  cli,
+  median,
+  quick,
+  runCliAt,
+  runCliAtAsync,
+  table,
+  writeSampleJsonl,
+} from './common.js'
+
+const CAPACITY = 4
+
+/**
+ * `npm run bench -- cap [--base REV]`: LR_GPU_CONCURRENCY = 4x the capacity of the mock
+ * service (capacity 4, 20 ms + 1 ms per document, connection reset over capacity),
+ * 2,000 documents, `start --once`. Contenders, alternated over rounds: the baseline
+ * revision (the cap starts at its maximum), this tree on a fresh data dir (slow start),
+ * and this tree on a data dir whose earlier run learned the limit (remembered in
+ * state/gpu.json). Calls refused, the service's busy share in its window, documents stored.
+ */
+export async function capScenario(): Promise<void> {
+  const at = process.argv.indexOf('--base')
+  const baseRev = at >= 0 ? (process.argv[at + 1] ?? 'HEAD~1') : 'HEAD~1'
+  const docs = 2000
+  const rounds = quick ? 1 : 5
+  const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-cap-'))
+  const base = buildRevision(baseRev, work)
+  const gpu = await startMockGpu({ capacity: CAPACITY, callMs: 20, docMs: 1, over: 'reset' })
+  const out: Record<string, { refused: number[]; busy: number[]; stored: number[]; seconds: number[] }> = {}
+  try {
+    const input = writeSampleJsonl(work, docs)
+    const env = { LR_NER_URL: gpu.url, LR_GPU_CONCURRENCY: String(4 * CAPACITY) }
+    const once = async (name: string, bin: string, dataDir: string) => {
+      runCliAt(bin, ['enqueue', input, '--data-dir', dataDir])
+      gpu.resetStats()
+      const seconds = await runCliAtAsync(bin, ['start', '--once', '--data-dir', dataDir], env)
+      const s = gpu.stats()
+      const row = out[name] ?? { refused: [], busy: [], stored: [], seconds: [] }
+      out[name] = row
+      row.refused.push((100 * s.rejected) / Math.max(1, s.calls))
+      row.busy.push((100 * s.busyMs) / Math.max(1, CAPACITY * s.activeMs))
+      row.stored.push(countResults(dataDir))
+      row.seconds.push(seconds)
+    }
+    for (let round = 0; round < rounds; round++) {
+      const warm = path.join(work, `warm-${round}`)
+      // This tree learns the limit once on this data dir; its second run below starts there.
+      runCliAt(cli, ['enqueue', input, '--data-dir', warm])
+      await runCliAtAsync(cli, ['start', '--once', '--data-dir', warm], env)
+      const order = [
+        [
+          'base',
+          () =>
+            once(`baseline ${baseRev} (starts at the maximum)`, base.bin, path.join(work, `base-${round}`)),
+        ],
+        ['slow', () => once('this tree, fresh data dir (slow start)', cli, path.join(work, `slow-${round}`))],
+        ['warm', () => once('this tree, limit remembered from an earlier run', cli, warm)],
+      ] as const
+      const turn = round % order.length
+      for (const [, run] of [...order.slice(turn), ...order.slice(0, turn)]) await run()
+    }
+  } finally {
+    await gpu.close()
+    base.remove()
+    rmSync(work, { recursive: true, force: true })
+  }
+  console.log(
+    `cap: ${docs} documents, LR_GPU_CONCURRENCY=${4 * CAPACITY}, mock capacity ${CAPACITY} (20 ms + 1 ms/doc, reset over capacity), ${rounds} round(s) alternated, medians`,
+  )
+  console.log(
+    table(
+      ['contender', 'calls refused', 'service busy in its window', 'documents stored', 'seconds'],
+      Object.entries(out).map(([name, r]) => [
+        name,
+        `${median(r.refused).toFixed(1)}%`,
+        `${median(r.busy).toFixed(0)}%`,
+        `${Math.min(...r.stored)} of ${docs}`,
+        median(r.seconds).toFixed(2),
+      ]),
+    ),
+  )
+}
+
+function countResults(dataDir: string): number {
+  const dir = path.join(dataDir, 'results')
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .reduce((n, f) => n + readFileSync(path.join(dir, f), 'utf8').trim().split('\n').length, 0)
+}
