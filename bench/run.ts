@@ -14,6 +14,7 @@
  *   compare   versus-gpu, versus-sink, scaling, two-boxes and status in one run (CI: `compare --quick`)
  *   faults    kill -9 x20 mid-run, disk full for a minute, entity service down 60 s: what was lost
  *   ab        this tree vs a baseline revision (--base REV): pool and sink jobs alternated
+ *   first-claim  start on pending batches: seconds to the first claim, this tree vs --base REV
  *   cap       LR_GPU_CONCURRENCY = 4x capacity, 2,000 docs: refused calls, baseline (--base REV) vs slow start vs remembered
  *   sources   Redis Streams and RabbitMQ -> left/ vs a bare client; the ClickHouse sink vs the MySQL sink
  *   versus-sink 200k documents, no recognition, into MariaDB: leftright vs BullMQ vs the original vs LOAD DATA
@@ -22,6 +23,7 @@ import { abScenario } from './ab.js'
 import { capScenario } from './cap.js'
 import { dispatchScenario } from './dispatch.js'
 import { faultsScenario } from './faults.js'
+import { firstClaimScenario } from './first-claim.js'
 import { gpuScenario } from './gpu.js'
 import { poolScenario } from './pool.js'
 import { prefetchScenario } from './prefetch.js'
@@ -34,6 +36,7 @@ import { versusGpuScenario, versusSinkScenario } from './versus.js'
 const scenarios: Record<string, () => Promise<void>> = {
   ab: abScenario,
   cap: capScenario,
+  'first-claim': firstClaimScenario,
   faults: faultsScenario,
   pool: poolScenario,
   sink: sinkScenario,

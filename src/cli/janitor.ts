@@ -15,7 +15,7 @@ export async function runJanitor(args: ParsedArgs): Promise<number> {
   await ensureLayout(layout)
   const releasers = new Releasers()
   // A poison document found here is recorded where failures go, as inside `start`.
-  const sink = createSink(settings, layout, log.child({ component: 'sink' }))
+  const sink = await createSink(settings, layout, log.child({ component: 'sink' }))
   releasers.push('sink', () => sink.close())
   const janitor = new Janitor(
     janitorOptions(settings, layout, log, {

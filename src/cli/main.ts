@@ -1,15 +1,9 @@
 import { unknownEnv } from '../core/config.js'
 import { describeError, ErrorCodes, isLrError } from '../core/errors.js'
 import { parseCli } from './args.js'
-import { runDispatch } from './dispatch.js'
-import { runDoctor } from './doctor.js'
-import { runEnqueue } from './enqueue.js'
-import { runHandoff } from './handoff.js'
-import { runJanitor } from './janitor.js'
-import { runMigrate } from './migrate.js'
-import { runHandoffRelease, runInspect, runRetry } from './recover.js'
-import { runStart } from './start.js'
-import { runStatus } from './status.js'
+
+// Each command's module is loaded when that command runs: `enqueue` or `status` need not load
+// the Kafka, RabbitMQ, Redis, ClickHouse and MySQL clients (start-up is module loading).
 
 async function main(argv: string[]): Promise<number> {
   const request = parseCli(argv)
@@ -25,29 +19,31 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (args.command) {
     case 'start':
-      return runStart(args, { role: 'start' })
+      return (await import('./start.js')).runStart(args, { role: 'start' })
     case 'work':
-      return runStart(args, { role: 'work' })
+      return (await import('./start.js')).runStart(args, { role: 'work' })
     case 'prefetch':
-      return runStart(args, { role: 'prefetch' })
+      return (await import('./start.js')).runStart(args, { role: 'prefetch' })
     case 'dispatch':
-      return runDispatch(args)
+      return (await import('./dispatch.js')).runDispatch(args)
     case 'janitor':
-      return runJanitor(args)
+      return (await import('./janitor.js')).runJanitor(args)
     case 'doctor':
-      return runDoctor(args)
+      return (await import('./doctor.js')).runDoctor(args)
     case 'migrate':
-      return runMigrate(args)
+      return (await import('./migrate.js')).runMigrate(args)
     case 'handoff':
-      return args.flags.release ? runHandoffRelease(args) : runHandoff(args)
+      return args.flags.release
+        ? (await import('./recover.js')).runHandoffRelease(args)
+        : (await import('./handoff.js')).runHandoff(args)
     case 'retry':
-      return runRetry(args)
+      return (await import('./recover.js')).runRetry(args)
     case 'inspect':
-      return runInspect(args)
+      return (await import('./recover.js')).runInspect(args)
     case 'enqueue':
-      return runEnqueue(args)
+      return (await import('./enqueue.js')).runEnqueue(args)
     case 'status':
-      return runStatus(args)
+      return (await import('./status.js')).runStatus(args)
     default:
       process.stderr.write(`leftright: unknown command "${args.command}" (try: leftright help)\n`)
       return 2

@@ -99,7 +99,7 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
       releasers.push('progress', startProgress(workers.pool, log, workers.outages))
     }
     let caughtUp: (() => Promise<boolean>) | null = null
-    const made = useSource ? createSource(settings, log, outages) : null
+    const made = useSource ? await createSource(settings, log, outages) : null
     if (made) {
       source = made.source
       releasers.push('source client', made.close)

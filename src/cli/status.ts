@@ -38,7 +38,7 @@ export async function runStatus(args: ParsedArgs): Promise<number> {
 
 /** The configured source's lag, asked once with a time limit; undefined without a source. */
 async function sourceLag(settings: Settings): Promise<StatusSnapshot['source']> {
-  const made = createSource(settings, pino({ level: 'silent' }))
+  const made = await createSource(settings, pino({ level: 'silent' }))
   if (!made) return undefined
   let timer: NodeJS.Timeout | undefined
   try {

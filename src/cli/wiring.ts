@@ -30,12 +30,28 @@ export async function startWorkers(opts: {
 }): Promise<{ pool: WorkerPool; gpuCap: GpuCap; outages: Outages }> {
   const { settings, log, releasers } = opts
   const outages = new Outages(log.child({ component: 'health' }))
+  // Where start-up time goes (ms since the process began), in the "workers started" line.
+  const startup: Record<string, number> = {}
+  const mark = (step: string): void => {
+    startup[step] = Math.round(performance.now())
+  }
+  mark('begin')
   const layout = layoutOf(settings.dataDir)
   await ensureLayout(layout)
-  const recognizer = createRecognizer(settings)
+  const recognizer = await createRecognizer(settings)
   releasers.push('recognizer', () => recognizer.close())
-  const sink = createSink(settings, layout, log.child({ component: 'sink' }))
+  mark('recognizerReady')
+  const sink = await createSink(settings, layout, log.child({ component: 'sink' }))
   releasers.push('sink', () => sink.close())
+  const mapper = await createMapper(settings, log.child({ component: 'mapper' }))
+  releasers.push('mapper', () => mapper.close())
+  // The mapping's table is prepared beside the sink's (both may be MySQL: two round trips at
+  // once, not one after the other). If MySQL is away at start, it is prepared again below,
+  // once the sink has reached it.
+  const mapperReady = mapper.init().then(
+    () => null,
+    (err: unknown) => err,
+  )
   // A service waits for its database: one line when it is unreachable, one when it is back.
   await retry(
     'preparing the sink',
@@ -50,10 +66,9 @@ export async function startWorkers(opts: {
     opts.signal,
   )
   outages.ok('sink')
-  // After the sink: its init waits for MySQL to come up.
-  const mapper = createMapper(settings, log.child({ component: 'mapper' }))
-  releasers.push('mapper', () => mapper.close())
-  await mapper.init()
+  mark('sinkReady')
+  if ((await mapperReady) !== null) await mapper.init()
+  mark('mappingReady')
   const queue = new ClaimQueue({
     layout,
     log: log.child({ component: 'claim' }),
@@ -61,6 +76,7 @@ export async function startWorkers(opts: {
   })
   releasers.push('queue', () => queue.stop())
   await queue.start()
+  mark('queueReady')
   // The janitor puts back claims whose worker died, so the pool (and --once) never waits on them forever.
   const janitor = new Janitor(
     janitorOptions(settings, layout, log, {
@@ -76,7 +92,12 @@ export async function startWorkers(opts: {
     }),
   )
   releasers.push('janitor', () => janitor.stop())
-  await janitor.start()
+  // Its first sweep runs beside the workers, not before them: they claim pending batches at once,
+  // and a dead claim is put back as soon as the sweep gets to it. (stop() awaits the sweep;
+  // a sweep's errors are its own: logged, backed off.)
+  janitor
+    .start()
+    .catch((err: unknown) => log.error({ err }, 'janitor failed to start; it tries again on its timer'))
   // Start where an earlier run found the service's capacity, else start slow and grow until the
   // first refusal: a cap far above the capacity then costs one refused call, not a burst.
   const service = settings.recognizer === 'http' ? settings.nerUrl : null
@@ -116,6 +137,7 @@ export async function startWorkers(opts: {
   })
   releasers.push('pool', () => pool.stop())
   await pool.start()
+  mark('workersStarted')
   log.info(
     {
       workers: settings.workers,
@@ -123,6 +145,7 @@ export async function startWorkers(opts: {
       recognizer: recognizer.kind,
       sink: sink.kind,
       mapping: mapper.kind,
+      startupMs: startup,
     },
     'workers started',
   )

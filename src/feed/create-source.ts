@@ -1,25 +1,22 @@
-import { connectAmqp } from '../adapters/amqp.js'
-import { createKafkaClient } from '../adapters/kafka.js'
-import { createRedisStreams } from '../adapters/redis.js'
 import { type Settings, sourceOf } from '../core/config.js'
 import type { Logger } from '../core/log.js'
 import type { Outages } from '../core/outages.js'
-import { AmqpSource } from './amqp-source.js'
-import { KafkaSource } from './kafka-source.js'
-import { RedisSource } from './redis-source.js'
 import type { Source } from './source.js'
 
 /**
  * The source this process reads (Kafka, Redis Streams or RabbitMQ; settings allow one),
  * with what releases its client once the source is stopped; null when none is set.
  */
-export function createSource(
+export async function createSource(
   settings: Settings,
   log: Logger,
   outages?: Outages,
-): { source: Source; close: () => Promise<void> } | null {
+): Promise<{ source: Source; close: () => Promise<void> } | null> {
+  // Only the chosen source's client library is loaded.
   const kind = sourceOf(settings)
   if (kind === 'kafka') {
+    const { createKafkaClient } = await import('../adapters/kafka.js')
+    const { KafkaSource } = await import('./kafka-source.js')
     const kafka = createKafkaClient(settings.kafkaBrokers as string[], log.child({ component: 'kafka' }))
     const source = new KafkaSource(kafka, {
       topic: settings.kafkaTopic,
@@ -30,6 +27,8 @@ export function createSource(
     return { source, close: () => kafka.close() }
   }
   if (kind === 'redis') {
+    const { createRedisStreams } = await import('../adapters/redis.js')
+    const { RedisSource } = await import('./redis-source.js')
     const redis = createRedisStreams(settings.redisUrl as string)
     const source = new RedisSource(redis, {
       stream: settings.redisStream,
@@ -42,6 +41,8 @@ export function createSource(
     return { source, close: () => redis.close() }
   }
   if (kind === 'amqp') {
+    const { connectAmqp } = await import('../adapters/amqp.js')
+    const { AmqpSource } = await import('./amqp-source.js')
     const url = settings.amqpUrl as string
     const source = new AmqpSource(() => connectAmqp(url), {
       queue: settings.amqpQueue,

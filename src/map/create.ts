@@ -1,8 +1,6 @@
 import type { Settings } from '../core/config.js'
 import type { Mapper } from '../core/contracts.js'
 import type { Logger } from '../core/log.js'
-import { MysqlMapper } from './mysql-mapper.js'
-import { TsvMapper } from './tsv-mapper.js'
 
 /** LR_MAPPING=service: the entity service's own mapping alone; nothing is looked up. */
 class ServiceOnlyMapper implements Mapper {
@@ -14,10 +12,12 @@ class ServiceOnlyMapper implements Mapper {
   async close(): Promise<void> {}
 }
 
-export function createMapper(settings: Settings, log: Logger): Mapper {
+/** The MySQL client is loaded only when the mapping comes from MySQL. */
+export async function createMapper(settings: Settings, log: Logger): Promise<Mapper> {
   if (settings.mapping === 'service') return new ServiceOnlyMapper()
   const useMysql = settings.mapping === 'mysql' || (settings.mapping === 'auto' && settings.mysqlUrl !== null)
-  if (!useMysql) return new TsvMapper(settings.entitiesPath)
+  if (!useMysql) return new (await import('./tsv-mapper.js')).TsvMapper(settings.entitiesPath)
+  const { MysqlMapper } = await import('./mysql-mapper.js')
   return new MysqlMapper({
     url: settings.mysqlUrl as string,
     table: settings.mysqlDictTable,

@@ -241,7 +241,7 @@ export function doctorChecks(s: Settings): Check[] {
       name: 'entity service',
       async run() {
         if (!s.nerUrl) return skip(`LR_NER_URL unset: the embedded recognizer (${s.recognizer})`)
-        const recognizer = createRecognizer({
+        const recognizer = await createRecognizer({
           ...s,
           nerAttempts: 1,
           nerTimeoutMs: Math.min(s.nerTimeoutMs, 10_000),

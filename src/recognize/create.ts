@@ -1,42 +1,7 @@
 import { availableParallelism } from 'node:os'
-import { Piscina } from 'piscina'
 import type { Settings } from '../core/config.js'
 import type { Recognized, Recognizer } from '../core/contracts.js'
-import { AbortedError, ConfigError, RecognizeError } from '../core/errors.js'
-import { HttpRecognizer } from './http-recognizer.js'
-
-/** Embedded recognizer: a pool of worker threads, at most `threads` busy at once. */
-class ThreadRecognizer implements Recognizer {
-  readonly kind: string
-  private readonly pool: Piscina
-
-  constructor(mode: 'builtin' | 'dictionary', entitiesPath: string, threads: number) {
-    this.kind = mode
-    this.pool = new Piscina({
-      filename: new URL('./builtin/thread.js', import.meta.url).href,
-      workerData: { entitiesPath },
-      minThreads: 1,
-      maxThreads: threads,
-      idleTimeout: 60_000,
-    })
-  }
-
-  async recognize(docs: { doc_id: string; text: string }[], signal: AbortSignal): Promise<Recognized[]> {
-    try {
-      return (await this.pool.run({ mode: this.kind, docs }, { signal })) as Recognized[]
-    } catch (err) {
-      if (signal.aborted) throw new AbortedError('recognition aborted', { cause: err })
-      throw new RecognizeError(`embedded recognizer failed: ${(err as Error).message}`, {
-        cause: err,
-        retryable: true,
-      })
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.pool.destroy()
-  }
-}
+import { ConfigError } from '../core/errors.js'
 
 /** `none`: no entities. Measures everything but recognition. */
 class NoRecognizer implements Recognizer {
@@ -47,7 +12,8 @@ class NoRecognizer implements Recognizer {
   async close(): Promise<void> {}
 }
 
-export function createRecognizer(settings: Settings): Recognizer {
+/** Each kind's module (worker threads, the HTTP client) is loaded only when that kind is used. */
+export async function createRecognizer(settings: Settings): Promise<Recognizer> {
   switch (settings.recognizer) {
     case 'none':
       return new NoRecognizer()
@@ -55,15 +21,18 @@ export function createRecognizer(settings: Settings): Recognizer {
     case 'dictionary': {
       // The GPU cap bounds threads in use; more threads than cores would only contend.
       const threads = Math.max(1, Math.min(settings.gpuConcurrency, availableParallelism()))
+      const { ThreadRecognizer } = await import('./thread-recognizer.js')
       return new ThreadRecognizer(settings.recognizer, settings.entitiesPath, threads)
     }
-    case 'http':
+    case 'http': {
       if (!settings.nerUrl) throw new ConfigError('LR_RECOGNIZER=http needs LR_NER_URL')
+      const { HttpRecognizer } = await import('./http-recognizer.js')
       return new HttpRecognizer({
         url: settings.nerUrl,
         format: settings.nerFormat,
         timeoutMs: settings.nerTimeoutMs,
         connections: settings.gpuConcurrency,
       })
+    }
   }
 }
