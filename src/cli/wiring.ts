@@ -38,9 +38,6 @@ export async function startWorkers(opts: {
   mark('begin')
   const layout = layoutOf(settings.dataDir)
   await ensureLayout(layout)
-  const recognizer = await createRecognizer(settings)
-  releasers.push('recognizer', () => recognizer.close())
-  mark('recognizerReady')
   const sink = await createSink(settings, layout, log.child({ component: 'sink' }))
   releasers.push('sink', () => sink.close())
   const mapper = await createMapper(settings, log.child({ component: 'mapper' }))
@@ -53,7 +50,7 @@ export async function startWorkers(opts: {
     (err: unknown) => err,
   )
   // A service waits for its database: one line when it is unreachable, one when it is back.
-  await retry(
+  const sinkReady = retry(
     'preparing the sink',
     () => sink.init(),
     {
@@ -65,6 +62,12 @@ export async function startWorkers(opts: {
     },
     opts.signal,
   )
+  // The recognizer (its worker threads, or the HTTP client) starts while the database answers.
+  sinkReady.catch(() => {})
+  const recognizer = await createRecognizer(settings)
+  releasers.push('recognizer', () => recognizer.close())
+  mark('recognizerReady')
+  await sinkReady
   outages.ok('sink')
   mark('sinkReady')
   if ((await mapperReady) !== null) await mapper.init()
