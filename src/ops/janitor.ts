@@ -103,6 +103,9 @@ export class Janitor implements Service {
 
   async start(): Promise<void> {
     await this.tick()
+    // Stopped during the first sweep (a `start --once` with nothing to do): no timer, or it
+    // would keep the process up for good.
+    if (this.stopped) return
     // Not unref'd: a janitor running alone (`leftright janitor`) keeps its process up until stop().
     this.timer = setInterval(() => void this.tick(), this.opts.everyMs)
   }

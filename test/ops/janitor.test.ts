@@ -217,3 +217,14 @@ test('`janitor` alone keeps running and holds the lock; a second one says so in 
   assert.equal((await first.exited).code, 0)
   assert.equal(existsSync(path.join(dir, 'state', 'janitor.lock')), false, 'lock released on stop')
 })
+
+test('a janitor stopped during its first sweep sets no timer: a `start --once` with nothing to do exits', async (t) => {
+  const { janitor } = await janitorFor(t)
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+  const before = timers()
+  // As `start` does: the first sweep runs beside the workers, and stop can come before it ends.
+  const started = janitor.start()
+  await janitor.stop()
+  await started
+  assert.equal(timers(), before, 'no interval left behind to keep the process up')
+})
