@@ -7,8 +7,7 @@ import { installSignals } from '../core/signals.js'
 import { createSource } from '../feed/create-source.js'
 import { Prefetcher } from '../feed/prefetcher.js'
 import type { Source } from '../feed/source.js'
-import { StatusServer } from '../ops/http-server.js'
-import { Metrics } from '../ops/metrics.js'
+import { ObserverRelay } from '../ops/observer-relay.js'
 import { cachedStatus } from '../ops/status.js'
 import type { GpuCap } from '../recognize/gpu-cap.js'
 import { ensureLayout, type Layout, layoutOf } from '../store/layout.js'
@@ -56,13 +55,24 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
   })
   releasers.push('signals', () => signals.dispose())
   const status = cachedStatus(layout, { staleMs: settings.staleMs, minFreeDisk: settings.minFreeDisk })
-  const metrics = new Metrics({
-    status,
-    gpu: () => gpuCap?.snapshot() ?? null,
-    sourceLag: async () => (source ? { kind: source.kind, ...(await source.lag()) } : null),
-  })
-  try {
-    if (settings.http) {
+  // The dashboard and /metrics come up once the workers have started, so loading them does not
+  // hold up the first claims; or after a second if the workers wait (MySQL down at start: the
+  // dashboard then shows that).
+  const relay = new ObserverRelay()
+  let httpStarted: Promise<void> | null = null
+  const startHttp = (): Promise<void> => {
+    httpStarted ??= (async () => {
+      if (!settings.http) return
+      const [{ Metrics }, { StatusServer }] = await Promise.all([
+        import('../ops/metrics.js'),
+        import('../ops/http-server.js'),
+      ])
+      const metrics = new Metrics({
+        status,
+        gpu: () => gpuCap?.snapshot() ?? null,
+        sourceLag: async () => (source ? { kind: source.kind, ...(await source.lag()) } : null),
+      })
+      relay.attach(metrics)
       const server = new StatusServer({
         listen: settings.http,
         token: settings.httpToken,
@@ -73,7 +83,13 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
       })
       releasers.push('http', () => server.stop())
       await server.start()
-    }
+    })().catch((err: unknown) =>
+      log.error({ err }, 'status HTTP server not started; the pool goes on without it'),
+    )
+    return httpStarted
+  }
+  const httpTimer = setTimeout(() => void startHttp(), 1000)
+  try {
     // Workers and the janitor first: they work on what is in left/ while the consumer joins its
     // group, which after a crash can take the whole session timeout.
     if (opts.role !== 'prefetch') {
@@ -86,7 +102,7 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
           releasers,
           signal: stopping.signal,
           untilDrained: once && !useSource,
-          observer: metrics,
+          ...(settings.http ? { observer: relay } : {}),
         })
       } catch (err) {
         // Stopped while waiting for a dependency (MySQL down at start): a clean stop, not a failure.
@@ -98,6 +114,8 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
       outages = workers.outages
       releasers.push('progress', startProgress(workers.pool, log, workers.outages))
     }
+    clearTimeout(httpTimer)
+    await startHttp()
     let caughtUp: (() => Promise<boolean>) | null = null
     const made = useSource ? await createSource(settings, log, outages) : null
     if (made) {
@@ -124,6 +142,9 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
     }
     await stopAll()
   } finally {
+    clearTimeout(httpTimer)
+    // A server still starting (its modules loading) is stopped once it has started.
+    await httpStarted
     await releasers.release()
   }
   if (pool?.fatal) {

@@ -41,6 +41,8 @@ export function parseDocLine(line: string, maxTextBytes: number): { doc: Doc } |
   return acceptDoc(value, maxTextBytes)
 }
 
+const WRITES_IN_FLIGHT = 4
+
 /**
  * Split JSONL files (`{"doc_id": ..., "text": ...}` per line) into batch files
  * of `batchSize` documents in left/. A bad line goes to dead/ with its file,
@@ -56,16 +58,24 @@ export async function enqueueFiles(files: string[], opts: EnqueueOptions): Promi
   for (const file of files) if (file !== '-') totalBytes += (await stat(file).catch(() => ({ size: 0 }))).size
   let doneBytes = 0
   let current: { bytesRead: number } | null = null
+  // Several batch files are written at once (the reading goes on meanwhile); a failed write
+  // fails the enqueue at the next flush or at the end, as a sequential one would.
+  const inFlight = new Set<Promise<void>>()
   const flush = async (source: string): Promise<void> => {
     if (pending.length === 0) return
-    // Not synced one by one: the input is still there if the machine dies first; one sync at the end.
-    const batch = await writeNewBatch(layout, pending, source, { durable: false })
-    result.bytes += batch.bytes
-    written.push(batch.file)
-    result.batches++
-    result.docs += pending.length
+    const docs = pending
     pending = []
-    opts.onProgress?.({ bytesRead: doneBytes + (current?.bytesRead ?? 0), totalBytes, docs: result.docs })
+    result.batches++
+    result.docs += docs.length
+    // Not synced one by one: the input is still there if the machine dies first; one sync at the end.
+    const write = writeNewBatch(layout, docs, source, { durable: false }).then((batch) => {
+      result.bytes += batch.bytes
+      written.push(batch.file)
+      opts.onProgress?.({ bytesRead: doneBytes + (current?.bytesRead ?? 0), totalBytes, docs: result.docs })
+    })
+    inFlight.add(write)
+    void write.finally(() => inFlight.delete(write)).catch(() => {})
+    if (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight)
   }
   for (const file of files) {
     if (opts.signal?.aborted) break
@@ -105,6 +115,7 @@ export async function enqueueFiles(files: string[], opts: EnqueueOptions): Promi
     current = null
     result.files++
   }
+  await Promise.all(inFlight)
   await syncFileSystem(layout.left, written)
   return result
 }
