@@ -95,12 +95,10 @@ export async function startWorkers(opts: {
     }),
   )
   releasers.push('janitor', () => janitor.stop())
-  // Its first sweep runs beside the workers, not before them: they claim pending batches at once,
-  // and a dead claim is put back as soon as the sweep gets to it. (stop() awaits the sweep;
-  // a sweep's errors are its own: logged, backed off.)
-  janitor
-    .start()
-    .catch((err: unknown) => log.error({ err }, 'janitor failed to start; it tries again on its timer'))
+  // Its first sweep puts back dead claims (and splits or sets aside suspects) before the workers'
+  // first calls, so a crash they cause is not charged to that work; the slower housekeeping
+  // (reading every done marker) follows beside the workers.
+  await janitor.start({ claimsFirst: true })
   // Start where an earlier run found the service's capacity, else start slow and grow until the
   // first refusal: a cap far above the capacity then costs one refused call, not a burst.
   const service = settings.recognizer === 'http' ? settings.nerUrl : null

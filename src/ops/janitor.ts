@@ -10,7 +10,13 @@ import { ownerIsGone } from '../core/pid.js'
 import { writeFileAtomic } from '../store/atomic.js'
 import { retireBatchFile } from '../store/batches.js'
 import { diskState } from '../store/disk.js'
-import { compactDoneMarkers, pruneArchive, reclaimDisk, removeOrphanTemps } from '../store/housekeeping.js'
+import {
+  compactDoneMarkers,
+  pruneArchive,
+  reclaimDisk,
+  removeOrphanClaims,
+  removeOrphanTemps,
+} from '../store/housekeeping.js'
 import { type Layout, stateFiles } from '../store/layout.js'
 import { markerMtimeMs, readMarker } from '../store/markers.js'
 import { clearPutBacks, putBackStale } from '../store/put-back.js'
@@ -101,11 +107,18 @@ export class Janitor implements Service {
 
   constructor(private readonly opts: JanitorOptions) {}
 
-  async start(): Promise<void> {
-    await this.tick()
+  /**
+   * The first sweep, then one every `everyMs`. `claimsFirst` (inside `start`): the first sweep
+   * only puts back dead claims (and splits or sets aside suspects), which is quick and must come
+   * before the workers' first calls; the slower housekeeping (compacting done markers, orphan
+   * files) follows at once, beside the workers.
+   */
+  async start(opts: { claimsFirst?: boolean } = {}): Promise<void> {
+    await this.tick(!opts.claimsFirst)
     // Stopped during the first sweep (a `start --once` with nothing to do): no timer, or it
     // would keep the process up for good.
     if (this.stopped) return
+    if (opts.claimsFirst) void this.tick()
     // Not unref'd: a janitor running alone (`leftright janitor`) keeps its process up until stop().
     this.timer = setInterval(() => void this.tick(), this.opts.everyMs)
   }
@@ -121,12 +134,12 @@ export class Janitor implements Service {
     )
   }
 
-  private async tick(): Promise<void> {
+  private async tick(housekeeping = true): Promise<void> {
     if (this.sweeping || this.stopped) return
     this.sweeping = (async () => {
       try {
         if (!(await this.holdLock())) return
-        await this.sweep()
+        await this.sweep(housekeeping)
         this.failures = 0
       } catch (err) {
         if (isNoSpace(err)) {
@@ -188,8 +201,9 @@ export class Janitor implements Service {
   }
 
   /** One pass: stale claims, done batch files, then disk and (now and then) ledger and archive. */
-  async sweep(): Promise<void> {
+  async sweep(housekeeping = true): Promise<void> {
     await this.sweepClaims()
+    if (!housekeeping) return
     await this.reclaimIfLow()
     if (Date.now() - this.lastHousekeeping >= this.opts.housekeepingEveryMs) {
       this.lastHousekeeping = Date.now()
@@ -226,6 +240,9 @@ export class Janitor implements Service {
       if (freed > 0) log.info({ freedBytes: freed }, 'archive pruned')
     }
     await removeOrphanTemps(layout)
+    const orphans = await removeOrphanClaims(layout, this.opts.staleMs)
+    if (orphans > 0)
+      log.info({ markers: orphans }, 'claims left without their batch file by a dead owner removed')
   }
 
   /** One pass over the batches in left/ that have a marker. */

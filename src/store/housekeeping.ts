@@ -2,10 +2,11 @@ import { readdir, stat, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import type { DiskFloor } from '../core/config.js'
 import { isNotFound } from '../core/errors.js'
+import { ownerIsGone } from '../core/pid.js'
 import { diskState } from './disk.js'
 import { isTempName, type Layout } from './layout.js'
 import { appendToLedger, type LedgerEntry, ledgerDay } from './ledger.js'
-import { readMarker, retireDone } from './markers.js'
+import { dropForSetAside, markerMtimeMs, readMarker, retireDone } from './markers.js'
 import { markerOnlyIds, scanSpool } from './scan.js'
 
 const DAY_MS = 24 * 60 * 60 * 1000
@@ -102,4 +103,24 @@ export async function reclaimDisk(layout: Layout, floor: DiskFloor): Promise<num
     freed += f.size
   }
   return freed
+}
+
+/**
+ * Claimed markers whose batch file is gone, left by an owner that died between removing the
+ * file and the marker (a split, a poison document set aside): nothing can finish them, so
+ * they are removed once the owner is gone on this host or silent past `staleMs`. A live
+ * owner's is kept (it is about to remove it itself).
+ */
+export async function removeOrphanClaims(layout: Layout, staleMs: number, now = Date.now()): Promise<number> {
+  let removed = 0
+  for (const id of markerOnlyIds(await scanSpool(layout))) {
+    const marker = await readMarker(layout, id).catch(() => null)
+    if (marker?.state !== 'claimed') continue
+    const mtimeMs = await markerMtimeMs(layout, id)
+    const silent = mtimeMs !== null && now - mtimeMs > staleMs
+    if (!ownerIsGone(marker) && !silent) continue
+    await dropForSetAside(layout, id)
+    removed++
+  }
+  return removed
 }

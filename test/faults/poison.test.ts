@@ -96,7 +96,10 @@ test('one document that kills its process, in a batch of 100 beside others with 
   assert.match(String(dead[0]?.reason), /LR_POISON/)
   assert.ok(((dead[0]?.history as unknown[] | undefined)?.length ?? 0) >= 2, 'with its history')
   assert.deepEqual(readdirSync(path.join(dir, 'bad')), [], 'bad/ is only for files that do not decode')
-  assert.ok([...readMarkers(dir).values()].every((m) => m.state === 'done'))
+  assert.ok(
+    [...readMarkers(dir).values()].every((m) => m.state === 'done'),
+    JSON.stringify([...readMarkers(dir).entries()].filter(([, m]) => m.state !== 'done')),
+  )
 })
 
 test('three outside kills during one slow batch: all 100 documents stored, none dead, nothing in bad/', async (t) => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
@@ -227,4 +227,22 @@ test('a janitor stopped during its first sweep sets no timer: a `start --once` w
   await janitor.stop()
   await started
   assert.equal(timers(), before, 'no interval left behind to keep the process up')
+})
+
+test('a claim left without its batch file (its owner died between removing the file and the marker) is removed; a live one is kept', async (t) => {
+  const { layout, janitor } = await janitorFor(t)
+  const orphan = claimed(layout, deadPid())
+  rmSync(leftFile(layout, orphan))
+  // A stale heartbeat from another host: its owner cannot be asked, but it is long silent.
+  const silent = claimed(layout, 4242, 'other-host')
+  rmSync(leftFile(layout, silent))
+  const old = new Date(Date.now() - 10 * STALE_MS)
+  utimesSync(markerPath(layout, silent), old, old)
+  const live = claimed(layout, process.pid)
+  rmSync(leftFile(layout, live))
+  await janitor.start()
+  await janitor.stop()
+  assert.equal(existsSync(markerPath(layout, orphan)), false, 'owner dead: removed')
+  assert.equal(existsSync(markerPath(layout, silent)), false, 'silent past LR_STALE_MS: removed')
+  assert.equal(existsSync(markerPath(layout, live)), true, 'a live owner keeps its marker')
 })
