@@ -3,6 +3,7 @@ import { cpus, tmpdir } from 'node:os'
 import path from 'node:path'
 import type { RowDataPacket } from 'mysql2/promise'
 import {
+  baseRevision,
   benchDatabase,
   buildRevision,
   cli,
@@ -22,8 +23,7 @@ import {
  * built with this checkout's node_modules.
  */
 export async function abScenario(): Promise<void> {
-  const at = process.argv.indexOf('--base')
-  const baseRev = at >= 0 ? (process.argv[at + 1] ?? 'HEAD') : 'HEAD'
+  const baseRev = baseRevision('HEAD')
   const docs = quick ? 5000 : 20_000
   const rounds = quick ? 1 : 3
   const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-ab-'))

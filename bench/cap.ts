@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { startMockGpu } from '../scripts/mock-gpu.js'
 import {
+  baseRevision,
   buildRevision,
   cli,
   median,
@@ -24,8 +25,7 @@ const CAPACITY = 4
  * state/gpu.json). Calls refused, the service's busy share in its window, documents stored.
  */
 export async function capScenario(): Promise<void> {
-  const at = process.argv.indexOf('--base')
-  const baseRev = at >= 0 ? (process.argv[at + 1] ?? 'HEAD~1') : 'HEAD~1'
+  const baseRev = baseRevision('HEAD~1')
   const docs = 2000
   const rounds = quick ? 1 : 5
   const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-cap-'))

@@ -9,6 +9,12 @@ export const root = path.resolve(path.dirname(new URL(import.meta.url).pathname)
 export const cli = path.join(root, 'bin', 'leftright.js')
 export const quick = process.argv.includes('--quick')
 
+/** The baseline revision named by `--base REV` on the command line, else `fallback`. */
+export function baseRevision(fallback: string): string {
+  const at = process.argv.indexOf('--base')
+  return at >= 0 ? (process.argv[at + 1] ?? fallback) : fallback
+}
+
 /** Quiet JSON logs, no status server, no sample seeding. */
 export const cliEnv = (env: Record<string, string>): NodeJS.ProcessEnv => ({
   ...process.env,

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import {
+  baseRevision,
   benchDatabase,
   buildRevision,
   cli,
@@ -20,8 +21,7 @@ import {
  * baseline revision, rounds alternated; with the file sink and with MySQL (builtin recognizer).
  */
 export async function firstClaimScenario(): Promise<void> {
-  const at = process.argv.indexOf('--base')
-  const baseRev = at >= 0 ? (process.argv[at + 1] ?? 'HEAD~1') : 'HEAD~1'
+  const baseRev = baseRevision('HEAD~1')
   const rounds = quick ? 2 : 7
   const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-first-claim-'))
   const base = buildRevision(baseRev, work)
