@@ -4,7 +4,7 @@ import type { Doc, Service } from '../core/contracts.js'
 import type { Logger } from '../core/log.js'
 import { retry } from '../core/retry.js'
 import { sleep } from '../core/sleep.js'
-import { writeFileAtomic } from '../store/atomic.js'
+import { syncFiles, writeFileAtomic } from '../store/atomic.js'
 import { writeNewBatch } from '../store/batches.js'
 import { diskState } from '../store/disk.js'
 import { type Layout, stateFiles } from '../store/layout.js'
@@ -24,6 +24,8 @@ export interface PrefetchStats {
 }
 
 const ROOM_POLL_MS = 500
+/** Batch files written before one sync pass makes them durable and their entries are acknowledged. */
+const GROUP_FILES = 8
 
 /**
  * A source (Kafka, Redis Streams, RabbitMQ) -> left/. Packs up to batchSize entries
@@ -61,18 +63,45 @@ export class Prefetcher implements Service {
     await this.source.stop()
   }
 
+  /**
+   * The chunks of a delivery are written one after another without a sync each; then one sync
+   * pass makes the group durable (the files' fsyncs at once, the folder's once), and only then
+   * are their entries acknowledged. A group is synced before any wait for room, and at most
+   * GROUP_FILES files wait for their sync. A crash before the sync re-delivers the group: its
+   * documents may come twice (idempotent), never not at all.
+   */
   private async onDelivery(d: Delivery): Promise<void> {
     const size = this.settings.batchSize
-    for (let i = 0; i < d.entries.length; i += size) {
-      if (!(await this.waitForRoom(d))) return
-      const chunk = d.entries.slice(i, i + size)
-      if (!(await this.writeChunk(d, chunk))) return
-      await d.ack(chunk)
+    let group: SourceEntry[][] = []
+    let files: string[] = []
+    const flush = async (): Promise<void> => {
+      if (group.length === 0) return
+      await syncFiles(this.layout.left, files)
+      for (const chunk of group) {
+        await d.ack(chunk)
+        this.stats.messages += chunk.length
+      }
+      group = []
+      files = []
     }
+    for (let i = 0; i < d.entries.length; i += size) {
+      if (!d.isRunning() || this.stopController.signal.aborted) return
+      const reason = await this.pauseReason()
+      if (group.length >= GROUP_FILES || reason !== null) await flush()
+      if (reason === null) await this.setPaused(null)
+      else if (!(await this.waitForRoom(d))) return
+      const chunk = d.entries.slice(i, i + size)
+      if (!(await this.writeChunk(d, chunk, files))) return
+      group.push(chunk)
+    }
+    await flush()
   }
 
-  /** Write a chunk's batch file and dead entries. False when stopped before it was durable. */
-  private async writeChunk(d: Delivery, chunk: SourceEntry[]): Promise<boolean> {
+  /**
+   * Write a chunk's batch file (not yet synced: its path goes into `written`) and its dead
+   * entries (durable each). False when stopped before it was written.
+   */
+  private async writeChunk(d: Delivery, chunk: SourceEntry[], written: string[]): Promise<boolean> {
     const docs: Doc[] = []
     const dead: { e: SourceEntry; reason: string }[] = []
     for (const e of chunk) {
@@ -100,7 +129,8 @@ export class Prefetcher implements Service {
             this.log.warn({ ...e.position, reason }, 'message set aside in dead/')
           }
           if (docs.length > 0) {
-            const { bytes } = await writeNewBatch(this.layout, docs, source)
+            const { bytes, file } = await writeNewBatch(this.layout, docs, source, { durable: false })
+            written.push(file)
             this.stats.batches++
             this.stats.bytes += bytes
           }
@@ -122,7 +152,6 @@ export class Prefetcher implements Service {
       if (stopped()) return false
       throw err
     }
-    this.stats.messages += chunk.length
     return true
   }
 

@@ -56,14 +56,31 @@ export async function syncFileSystem(dir: string, files: string[]): Promise<void
   const ok = await new Promise<boolean>((resolve) => {
     execFile('sync', ['-f', dir], (err) => resolve(err === null))
   })
-  if (ok) return
-  for (const file of files) {
-    const handle = await open(file, 'r')
-    try {
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-  }
+  if (!ok) await syncFiles(dir, files)
+}
+
+/**
+ * Make files written with `durable: false` durable in one pass: their fsyncs at once (the
+ * file system can commit them together), then the folder's once, for the renames. A file
+ * already gone was consumed meanwhile (a batch done and retired): nothing left to keep.
+ */
+export async function syncFiles(dir: string, files: string[]): Promise<void> {
+  if (files.length === 0) return
+  await Promise.all(
+    files.map(async (file) => {
+      let handle: Awaited<ReturnType<typeof open>>
+      try {
+        handle = await open(file, 'r')
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+        throw err
+      }
+      try {
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
+    }),
+  )
   await fsyncDir(dir)
 }
