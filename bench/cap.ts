@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { startMockGpu } from '../scripts/mock-gpu.js'
@@ -6,6 +6,7 @@ import {
   baseRevision,
   buildRevision,
   cli,
+  countResults,
   median,
   quick,
   runCliAt,
@@ -86,11 +87,4 @@ export async function capScenario(): Promise<void> {
       ]),
     ),
   )
-}
-
-function countResults(dataDir: string): number {
-  const dir = path.join(dataDir, 'results')
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.jsonl'))
-    .reduce((n, f) => n + readFileSync(path.join(dir, f), 'utf8').trim().split('\n').length, 0)
 }

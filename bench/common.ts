@@ -1,6 +1,14 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import mysql, { type Pool } from 'mysql2/promise'
@@ -183,4 +191,12 @@ export function buildRevision(rev: string, work: string): { bin: string; remove(
     throw new Error(`${rev} has no bin/leftright.js`)
   }
   return { bin, remove }
+}
+
+/** Documents in a data dir's file-sink results (one JSON line each). */
+export function countResults(dataDir: string): number {
+  const dir = path.join(dataDir, 'results')
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .reduce((n, f) => n + readFileSync(path.join(dir, f), 'utf8').trim().split('\n').length, 0)
 }

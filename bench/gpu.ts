@@ -1,9 +1,9 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import path from 'node:path'
 import { Pool } from 'undici'
 import { type MockGpu, startMockGpu } from '../scripts/mock-gpu.js'
-import { quick, runCli, runCliAsync, sampleDocs, table, writeSampleJsonl } from './common.js'
+import { countResults, quick, runCli, runCliAsync, sampleDocs, table, writeSampleJsonl } from './common.js'
 
 const CAPACITY = 4
 const CALL_MS = 20
@@ -88,13 +88,6 @@ export async function gpuScenario(): Promise<void> {
   console.log(
     '(whole run: over the wall time of `start --once`, process start-up included; service window: from the first call the service accepted to the end of the last; busy = the slot-time of the calls it accepted.)',
   )
-}
-
-function countResults(dataDir: string): number {
-  const dir = path.join(dataDir, 'results')
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.jsonl'))
-    .reduce((n, f) => n + readFileSync(path.join(dir, f), 'utf8').trim().split('\n').length, 0)
 }
 
 /** A table row from a run's wall time, documents served and the mock service's counters. */

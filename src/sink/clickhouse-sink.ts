@@ -4,7 +4,7 @@ import type { Settings } from '../core/config.js'
 import type { DocFailure, DocResult, Sink } from '../core/contracts.js'
 import { SinkError } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
-import { encodeLists } from './mysql-sink.js'
+import { encodeLists } from './result-lists.js'
 
 const RESULT_COLUMNS = [
   'doc_id',

@@ -7,6 +7,7 @@ import { SinkError } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
 import { inspectTable, resultTableProblems } from './mysql-schema.js'
 import { createResultTables } from './mysql-tables.js'
+import { encodeLists } from './result-lists.js'
 
 const sinkError = (err: unknown, what: string): SinkError => {
   const f = mysqlFailure(err, what)
@@ -123,19 +124,6 @@ function* chunkRows(rows: unknown[][]): Generator<unknown[][]> {
     bytes += size
   }
   if (chunk.length > 0) yield chunk
-}
-
-/**
- * `json`: arrays of objects (entities with type and offsets; mapped with ids).
- * `list`: the original scripts' form: surfaces joined by ',', mapped ids joined by ','.
- */
-export function encodeLists(r: DocResult, format: 'json' | 'list'): [string, string] {
-  if (format === 'list')
-    return [r.entities.map((e) => e.text).join(','), r.mapped.map((m) => m.id ?? '').join(',')]
-  return [
-    JSON.stringify(r.entities.map((e) => ({ text: e.text, type: e.type, start: e.start, end: e.end }))),
-    JSON.stringify(r.mapped),
-  ]
 }
 
 /** `auto`: `list` for an adopted table whose rows are in the original comma-joined form, else `json`. */
