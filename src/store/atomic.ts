@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { open, rename, unlink } from 'node:fs/promises'
 import path from 'node:path'
 
@@ -19,6 +20,10 @@ export async function writeFileAtomic(
   const durable = opts.durable ?? true
   const dir = path.dirname(file)
   const tmp = path.join(dir, `.tmp-${path.basename(file)}-${randomBytes(4).toString('hex')}`)
+  if (!durable) {
+    writeAndRenameSync(tmp, file, data)
+    return
+  }
   let handle: Awaited<ReturnType<typeof open>> | undefined
   try {
     handle = await open(tmp, 'wx')
@@ -33,6 +38,45 @@ export async function writeFileAtomic(
     throw err
   }
   if (durable) await fsyncDir(dir)
+}
+
+/**
+ * Why some store operations are synchronous. A small-file operation on a local
+ * disk (open, write, rename, unlink of a marker or a batch file) takes
+ * microseconds; through fs/promises each one is a round trip to libuv's thread
+ * pool (two thread wake-ups, a FileHandle, a promise). Profiling the sink-bound
+ * job (bench/RESULTS.md, issue 14) found those round trips, about twenty per
+ * batch, costing more CPU than the work itself on a 2-core machine. So the hot
+ * path (claim, read, mark done, retire) uses the synchronous calls, wrapped in
+ * async functions so errors still arrive as rejections. fsync stays off the
+ * main thread: it waits for the disk.
+ */
+function writeAndRenameSync(tmp: string, file: string, data: Uint8Array | string): void {
+  let fd: number | undefined
+  try {
+    fd = openSync(tmp, 'wx')
+    writeAllSync(fd, data)
+    closeSync(fd)
+    fd = undefined
+    renameSync(tmp, file)
+  } catch (err) {
+    if (fd !== undefined) {
+      try {
+        closeSync(fd)
+      } catch {}
+    }
+    try {
+      unlinkSync(tmp)
+    } catch {}
+    throw err
+  }
+}
+
+/** write(2) until all of `data` is written (a short write is legal). */
+export function writeAllSync(fd: number, data: Uint8Array | string): void {
+  const buf = typeof data === 'string' ? Buffer.from(data) : data
+  let off = 0
+  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off)
 }
 
 export async function fsyncDir(dir: string): Promise<void> {

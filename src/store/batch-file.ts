@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
-import { open, readFile } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { Packr, unpackMultiple } from 'msgpackr'
 import type { Doc } from '../core/contracts.js'
 import { BatchCorruptError, isNotFound } from '../core/errors.js'
@@ -143,7 +144,8 @@ export function decodeBatch(data: Uint8Array, id: string): Batch {
 }
 
 export async function readBatchFile(file: string, id: string): Promise<Batch> {
-  return decodeBatch(await readFile(file), id)
+  // Synchronous: one read of a file of tens of kilobytes (store/atomic.ts says why).
+  return decodeBatch(readFileSync(file), id)
 }
 
 /** Read only the header (first 4 KiB). Returns null when the file is gone or its header does not decode. */

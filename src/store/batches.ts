@@ -1,4 +1,5 @@
-import { rename, unlink, utimes } from 'node:fs/promises'
+import { unlinkSync } from 'node:fs'
+import { rename, utimes } from 'node:fs/promises'
 import type { Doc } from '../core/contracts.js'
 import { isNotFound } from '../core/errors.js'
 import { writeBatchFile } from './batch-file.js'
@@ -35,7 +36,7 @@ export async function retireBatchFile(layout: Layout, id: string, archiveDays: n
       const now = new Date()
       await utimes(kept, now, now)
     } else {
-      await unlink(file)
+      unlinkSync(file)
     }
   } catch (err) {
     if (!isNotFound(err)) throw err

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import { readFileSync, unlinkSync } from 'node:fs'
-import { open, readFile, stat, unlink, utimes } from 'node:fs/promises'
+import { closeSync, openSync, readFileSync, unlinkSync } from 'node:fs'
+import { open, stat, utimes } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { ClaimLostError, isNotFound } from '../core/errors.js'
-import { writeFileAtomic } from './atomic.js'
+import { writeAllSync, writeFileAtomic } from './atomic.js'
 import type { Layout } from './layout.js'
 
 /**
@@ -68,7 +68,8 @@ function parseMarker(text: string): Marker {
 /** The marker of a batch, or null when it has none. */
 export async function readMarker(layout: Layout, id: string): Promise<Marker | null> {
   try {
-    return parseMarker(await readFile(markerFile(layout, id), 'utf8'))
+    // Synchronous on purpose: a small local file (store/atomic.ts says why).
+    return parseMarker(readFileSync(markerFile(layout, id), 'utf8'))
   } catch (err) {
     if (isNotFound(err)) return null
     throw err
@@ -91,6 +92,7 @@ export const sameClaim = (current: Marker | null, held: Marker): boolean =>
 
 /** Exclusive create. False when a marker exists already (someone else owns the batch). */
 async function createMarker(layout: Layout, id: string, marker: Marker, durable: boolean): Promise<boolean> {
+  if (!durable) return createMarkerSync(layout, id, marker)
   let handle: Awaited<ReturnType<typeof open>>
   try {
     handle = await open(markerFile(layout, id), 'wx')
@@ -105,10 +107,52 @@ async function createMarker(layout: Layout, id: string, marker: Marker, durable:
   } catch (err) {
     // Not recorded whole (ENOSPC, say): take no claim we cannot record.
     await handle.close().catch(() => {})
-    await unlink(markerFile(layout, id)).catch(() => {})
+    unlinkQuiet(markerFile(layout, id))
     throw err
   }
   return true
+}
+
+/** createMarker without a sync: the hot path of every claim, synchronous (store/atomic.ts says why). */
+function createMarkerSync(layout: Layout, id: string, marker: Marker): boolean {
+  const file = markerFile(layout, id)
+  let fd: number
+  try {
+    fd = openSync(file, 'wx')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw err
+  }
+  try {
+    writeAllSync(fd, `${JSON.stringify(marker)}\n`)
+  } catch (err) {
+    // Not recorded whole (ENOSPC, say): take no claim we cannot record.
+    closeSync(fd)
+    try {
+      unlinkSync(file)
+    } catch {}
+    throw err
+  }
+  closeSync(fd)
+  return true
+}
+
+/** unlink; a file already gone is not an error. */
+function unlinkQuiet(file: string): void {
+  try {
+    unlinkSync(file)
+  } catch {}
+}
+
+/** unlink; true when this call removed it, false when it was gone already. */
+function unlinkIfThere(file: string): boolean {
+  try {
+    unlinkSync(file)
+    return true
+  } catch (err) {
+    if (isNotFound(err)) return false
+    throw err
+  }
 }
 
 /** A claim this process holds on a batch. */
@@ -156,13 +200,7 @@ export class Claim {
   /** claimed -> (none), if the claim is still ours. False when it was not (nothing to give back). */
   async release(): Promise<boolean> {
     if (!(await this.stillOurs())) return false
-    try {
-      await unlink(markerFile(this.layout, this.id))
-      return true
-    } catch (err) {
-      if (isNotFound(err)) return false
-      throw err
-    }
+    return unlinkIfThere(markerFile(this.layout, this.id))
   }
 
   /** release(), synchronously: for a forced exit, where no promise will be awaited. */
@@ -198,33 +236,19 @@ export async function tryClaim(layout: Layout, id: string, worker: string): Prom
  */
 export async function putBack(layout: Layout, id: string, seen: Marker): Promise<boolean> {
   if (!sameClaim(await readMarker(layout, id), seen)) return false
-  try {
-    await unlink(markerFile(layout, id))
-    return true
-  } catch (err) {
-    if (isNotFound(err)) return false
-    throw err
-  }
+  return unlinkIfThere(markerFile(layout, id))
 }
 
 /** Any marker -> (none), for a batch file that has just been set aside in bad/ (it is no longer claimable). */
 export async function dropForSetAside(layout: Layout, id: string): Promise<void> {
-  await unlink(markerFile(layout, id)).catch((err: unknown) => {
-    if (!isNotFound(err)) throw err
-  })
+  unlinkIfThere(markerFile(layout, id))
 }
 
 /** done -> (none), once the marker is safely in the ledger. False when it is not a done marker. */
 export async function retireDone(layout: Layout, id: string): Promise<boolean> {
   const m = await readMarker(layout, id)
   if (m?.state !== 'done') return false
-  try {
-    await unlink(markerFile(layout, id))
-    return true
-  } catch (err) {
-    if (isNotFound(err)) return false
-    throw err
-  }
+  return unlinkIfThere(markerFile(layout, id))
 }
 
 /** (none) -> handed-off, durably: no worker here takes the batch from now on. False when it has a marker. */
@@ -256,11 +280,5 @@ export async function markHandedOff(layout: Layout, id: string): Promise<void> {
 export async function releaseHandoff(layout: Layout, id: string): Promise<boolean> {
   const m = await readMarker(layout, id)
   if (m?.state !== 'handed-off' || m.handedOffAt) return false
-  try {
-    await unlink(markerFile(layout, id))
-    return true
-  } catch (err) {
-    if (isNotFound(err)) return false
-    throw err
-  }
+  return unlinkIfThere(markerFile(layout, id))
 }

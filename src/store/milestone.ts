@@ -1,4 +1,4 @@
-import { readFile, unlink } from 'node:fs/promises'
+import { readFileSync, unlinkSync } from 'node:fs'
 import { Packr } from 'msgpackr'
 import type { Recognized } from '../core/contracts.js'
 import { isNotFound } from '../core/errors.js'
@@ -26,7 +26,8 @@ export async function loadMilestone(
   const found = new Map<string, Recognized>()
   let data: Buffer
   try {
-    data = await readFile(milestoneFile(layout, id))
+    // Synchronous: asked for every batch, and usually absent (store/atomic.ts says why).
+    data = readFileSync(milestoneFile(layout, id))
   } catch (err) {
     if (isNotFound(err)) return found
     throw err
@@ -55,7 +56,9 @@ export async function saveMilestone(
 }
 
 export async function deleteMilestone(layout: Layout, id: string): Promise<void> {
-  await unlink(milestoneFile(layout, id)).catch((err: unknown) => {
+  try {
+    unlinkSync(milestoneFile(layout, id))
+  } catch (err) {
     if (!isNotFound(err)) throw err
-  })
+  }
 }

@@ -1,4 +1,4 @@
-import { readFile, unlink } from 'node:fs/promises'
+import { readFileSync, unlinkSync } from 'node:fs'
 import type { Doc } from '../core/contracts.js'
 import { BatchCorruptError, isNotFound } from '../core/errors.js'
 import { writeFileAtomic } from './atomic.js'
@@ -38,7 +38,8 @@ export type PutBackOutcome =
 export async function readPutBacks(layout: Layout, id: string): Promise<PutBack[]> {
   let text: string
   try {
-    text = await readFile(attemptsFile(layout, id), 'utf8')
+    // Synchronous: asked for every batch, and almost always absent (store/atomic.ts says why).
+    text = readFileSync(attemptsFile(layout, id), 'utf8')
   } catch (err) {
     if (isNotFound(err)) return []
     throw err
@@ -53,16 +54,20 @@ async function writePutBacks(layout: Layout, id: string, history: PutBack[]): Pr
 
 /** A batch is done (or gone): its put-back history is no longer needed. */
 export async function clearPutBacks(layout: Layout, id: string): Promise<void> {
-  await unlink(attemptsFile(layout, id)).catch((err: unknown) => {
+  unlinkIfThere(attemptsFile(layout, id))
+}
+
+function unlinkIfThere(file: string): void {
+  try {
+    unlinkSync(file)
+  } catch (err) {
     if (!isNotFound(err)) throw err
-  })
+  }
 }
 
 /** The batch file is replaced by others (or by a dead/ entry): file, marker and history go, in that order. */
 async function removeReplaced(layout: Layout, id: string): Promise<void> {
-  await unlink(leftFile(layout, id)).catch((err: unknown) => {
-    if (!isNotFound(err)) throw err
-  })
+  unlinkIfThere(leftFile(layout, id))
   await dropForSetAside(layout, id)
   await clearPutBacks(layout, id)
 }
