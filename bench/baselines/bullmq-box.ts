@@ -45,7 +45,8 @@ const settings = loadSettings(
   {},
   { LR_MYSQL_URL: cfg.mysqlUrl, LR_WORKERS: String(cfg.concurrency), LR_SAMPLE: 'off' },
 )
-const sink = new MysqlSink(settings, silent)
+// One multi-row upsert per job, as a BullMQ user would write it: no group commit.
+const sink = new MysqlSink(settings, silent, { groupCommit: false })
 await sink.init()
 const mapper = new TsvMapper(settings.entitiesPath)
 const recognizer = cfg.nerUrl

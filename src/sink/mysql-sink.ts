@@ -22,16 +22,22 @@ const BYTES_PER_STATEMENT = 4 * 1024 * 1024
  * Results into MySQL: a batch's rows go in with multi-row INSERT ... ON
  * DUPLICATE KEY UPDATE statements inside one transaction, so a batch is all
  * in or not at all, and a batch processed twice leaves one row per document.
+ * Batches that arrive together share a transaction (group commit, write()).
  */
 export class MysqlSink implements Sink {
   readonly kind = 'mysql'
   private readonly pool: Pool
   private readonly host = hostname()
 
+  /** Group commit across writers (on unless a caller, such as a benchmark baseline, wants one commit per write). */
+  private readonly grouped: boolean
+
   constructor(
     private readonly settings: Settings,
     private readonly log: Logger,
+    opts: { groupCommit?: boolean } = {},
   ) {
+    this.grouped = opts.groupCommit ?? true
     this.pool = createMysqlPool(settings.mysqlUrl as string, Math.max(2, settings.workers))
   }
 
@@ -65,14 +71,59 @@ export class MysqlSink implements Sink {
     this.log.info({ table: t, format: this.format }, 'results table checked')
   }
 
-  async write(batchId: string, results: DocResult[]): Promise<void> {
+  /** Transactions committed (a group of batches counts once). */
+  commits = 0
+  private readonly waiting: Pending[] = []
+  private flushing = false
+
+  /**
+   * Group commit: a write that arrives while another is being committed waits
+   * and goes in with the others that arrived meanwhile, in one transaction
+   * (one statement when the rows fit). Each write resolves once its rows are
+   * committed, and only then; a batch is still all in or not at all.
+   */
+  write(batchId: string, results: DocResult[]): Promise<void> {
     const now = new Date()
     const rows = results.map((r) => [r.doc_id, ...encodeLists(r, this.format), now, batchId, this.host])
+    if (!this.grouped) return this.commit([{ batchId, rows }])
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ batchId, rows, resolve, reject })
+      if (!this.flushing) void this.flush()
+    })
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true
+    try {
+      while (this.waiting.length > 0) {
+        const group = takeGroup(this.waiting)
+        try {
+          await this.commit(group)
+          for (const p of group) p.resolve()
+        } catch (err) {
+          if (group.length === 1 || (err instanceof SinkError && err.retryable)) {
+            // The connection or the server (not the rows): every write in the group fails and is retried by its worker.
+            for (const p of group) p.reject(err)
+            continue
+          }
+          // One batch's rows may be the cause: each on its own, so a bad batch fails alone.
+          for (const p of group) await this.commit([p]).then(p.resolve, p.reject)
+        }
+      }
+    } finally {
+      this.flushing = false
+    }
+  }
+
+  /** One transaction for the group's rows; a single statement (autocommit) when they fit in one. */
+  private async commit(group: { batchId: string; rows: unknown[][] }[]): Promise<void> {
+    const rows = group.length === 1 ? (group[0] as Pending).rows : group.flatMap((p) => p.rows)
+    const chunks = [...chunkRows(rows)]
     let conn: Awaited<ReturnType<Pool['getConnection']>> | undefined
     try {
       conn = await this.pool.getConnection()
-      await conn.beginTransaction()
-      for (const chunk of chunkRows(rows)) {
+      if (chunks.length > 1) await conn.beginTransaction()
+      for (const chunk of chunks) {
         await conn.query(
           `INSERT INTO ?? (doc_id, ent_list_str, mapped_list_str, create_time, batch_id, host) VALUES ?
            ON DUPLICATE KEY UPDATE ent_list_str = VALUES(ent_list_str), mapped_list_str = VALUES(mapped_list_str),
@@ -80,13 +131,18 @@ export class MysqlSink implements Sink {
           [this.settings.mysqlResultsTable, chunk],
         )
       }
-      await conn.commit()
+      if (chunks.length > 1) await conn.commit()
+      this.commits++
     } catch (err) {
-      await conn?.rollback().catch(() => {})
+      if (chunks.length > 1) await conn?.rollback().catch(() => {})
       // A connection that failed mid-transaction is not reused.
       conn?.destroy()
       conn = undefined
-      throw sinkError(err, `batch ${batchId}: inserting ${rows.length} rows`)
+      const what =
+        group.length === 1
+          ? `batch ${(group[0] as Pending).batchId}: inserting ${rows.length} rows`
+          : `batches ${group.map((p) => p.batchId).join(', ')}: inserting ${rows.length} rows`
+      throw sinkError(err, what)
     } finally {
       conn?.release()
     }
@@ -110,11 +166,40 @@ export class MysqlSink implements Sink {
   }
 }
 
+interface Pending {
+  batchId: string
+  rows: unknown[][]
+  resolve: () => void
+  reject: (err: unknown) => void
+}
+
+/** Rows of several batches per group, up to one statement's worth (a batch is never split across groups). */
+const GROUP_ROWS = ROWS_PER_STATEMENT
+const GROUP_BYTES = BYTES_PER_STATEMENT
+
+function takeGroup(waiting: Pending[]): Pending[] {
+  const group: Pending[] = [waiting.shift() as Pending]
+  let rows = (group[0] as Pending).rows.length
+  let bytes = rowsBytes((group[0] as Pending).rows)
+  while (waiting.length > 0) {
+    const next = waiting[0] as Pending
+    const b = rowsBytes(next.rows)
+    if (rows + next.rows.length > GROUP_ROWS || bytes + b > GROUP_BYTES) break
+    group.push(waiting.shift() as Pending)
+    rows += next.rows.length
+    bytes += b
+  }
+  return group
+}
+
+const rowBytes = (row: unknown[]): number => (row[1] as string).length + (row[2] as string).length + 200
+const rowsBytes = (rows: unknown[][]): number => rows.reduce((n, r) => n + rowBytes(r), 0)
+
 function* chunkRows(rows: unknown[][]): Generator<unknown[][]> {
   let chunk: unknown[][] = []
   let bytes = 0
   for (const row of rows) {
-    const size = (row[1] as string).length + (row[2] as string).length + 200
+    const size = rowBytes(row)
     if (chunk.length > 0 && (chunk.length >= ROWS_PER_STATEMENT || bytes + size > BYTES_PER_STATEMENT)) {
       yield chunk
       chunk = []
