@@ -62,7 +62,9 @@ test('a batch whose rows the table refuses fails alone: the batches grouped with
     sink.write('g3', results('g3', 20)),
     sink.write('g4', results('g4', 20)),
   ])
-  const failed = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [{ i, err: o.reason as unknown }] : []))
+  const failed = outcomes.flatMap((o, i) =>
+    o.status === 'rejected' ? [{ i, err: o.reason as unknown }] : [],
+  )
   assert.deepEqual(
     failed.map((f) => f.i),
     [2],
