@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import path from 'node:path'
 import type { RowDataPacket } from 'mysql2/promise'
@@ -9,7 +9,17 @@ import { loadSettings } from '../src/core/config.js'
 import { createSourceTable } from '../src/feed/source-table.js'
 import { createResultTables } from '../src/sink/mysql-tables.js'
 import { freshTopic, produce, startKafka } from '../test/services.js'
-import { benchDatabase, cli, quick, root, runTimed, sampleDocs, table, writeSampleJsonl } from './common.js'
+import {
+  benchDatabase,
+  cli,
+  median,
+  quick,
+  root,
+  runTimed,
+  sampleDocs,
+  table,
+  writeSampleJsonl,
+} from './common.js'
 import { loadData, sameRows } from './sink.js'
 
 const CAPACITY = 4
@@ -180,6 +190,7 @@ export async function versusGpuScenario(): Promise<void> {
  */
 export async function versusSinkScenario(): Promise<void> {
   const n = quick ? 20_000 : 200_000
+  const rounds = quick ? 1 : 3
   const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-versus-sink-'))
   const input = writeSampleJsonl(work, n)
   const rows: { name: string; seconds: number; docs: number; maxRssKb: number }[] = []
@@ -192,7 +203,7 @@ export async function versusSinkScenario(): Promise<void> {
     const contenders: { name: string; run(dbUrl: string): Promise<{ seconds: number; maxRssKb: number }> }[] =
       [
         {
-          name: 'leftright (enqueue + start --once, 4 workers)',
+          name: 'leftright (enqueue, then start --once; 4 workers)',
           async run(dbUrl) {
             const dataDir = path.join(work, `lr-${Date.now()}`)
             const a = await runTimed(cli, ['enqueue', input, '--data-dir', dataDir], {})
@@ -204,6 +215,26 @@ export async function versusSinkScenario(): Promise<void> {
               },
             )
             return { seconds: a.seconds + b.seconds, maxRssKb: Math.max(a.maxRssKb, b.maxRssKb) }
+          },
+        },
+        {
+          name: 'leftright (enqueue and start --once side by side; 4 workers)',
+          async run(dbUrl) {
+            const dataDir = path.join(work, `lr-${Date.now()}`)
+            const started = performance.now()
+            const a = runTimed(cli, ['enqueue', input, '--data-dir', dataDir], {})
+            // start --once waits for a registered writer: launch it once enqueue has registered.
+            const writers = path.join(dataDir, 'state', 'writers')
+            while (!existsSync(writers) || readdirSync(writers).length === 0)
+              await new Promise((r) => setTimeout(r, 5))
+            const b = runTimed(cli, ['start', '--once', '--data-dir', dataDir, '--recognizer', 'none'], {
+              LR_MYSQL_URL: dbUrl,
+            })
+            const [ra, rb] = await Promise.all([a, b])
+            return {
+              seconds: (performance.now() - started) / 1000,
+              maxRssKb: ra.maxRssKb + rb.maxRssKb,
+            }
           },
         },
         {
@@ -221,28 +252,56 @@ export async function versusSinkScenario(): Promise<void> {
             return r
           },
         },
-        {
-          name: 'original: 6 processes, row by row',
-          async run(dbUrl) {
-            const r = await runTimed(baseline('original'), [], {
-              BENCH_ORIGINAL: JSON.stringify({
-                source: { kind: 'file', path: input },
-                processes: 6,
-                mysqlUrl: dbUrl,
-                nerUrl: null,
-              }),
-            })
-            return { seconds: r.seconds, maxRssKb: r.maxRssKb + (lastJson(r.stdout).childMaxRssKb ?? 0) }
-          },
-        },
       ]
+    const runs = new Map<string, { seconds: number; docs: number; maxRssKb: number }[]>()
+    for (let round = 0; round < rounds; round++) {
+      // Rotate who goes first, so drift in the machine spreads over all.
+      const order = contenders.map(
+        (_, i) => contenders[(i + round) % contenders.length] as (typeof contenders)[number],
+      )
+      for (const c of order) {
+        const db = await benchDatabase('vsink')
+        try {
+          await createResultTables(db.pool, settings)
+          await createSourceTable(db.pool, settings)
+          const r = await c.run(db.url)
+          const list = runs.get(c.name) ?? []
+          list.push({ ...r, docs: await count(db.pool) })
+          runs.set(c.name, list)
+        } finally {
+          await db.drop()
+        }
+      }
+    }
     for (const c of contenders) {
+      const list = runs.get(c.name) ?? []
+      rows.push({
+        name: c.name,
+        seconds: median(list.map((r) => r.seconds)),
+        docs: Math.min(...list.map((r) => r.docs)),
+        maxRssKb: Math.max(...list.map((r) => r.maxRssKb)),
+      })
+    }
+    // The original scripts: once (they are an order of magnitude slower).
+    {
       const db = await benchDatabase('vsink')
       try {
         await createResultTables(db.pool, settings)
         await createSourceTable(db.pool, settings)
-        const r = await c.run(db.url)
-        rows.push({ name: c.name, ...r, docs: await count(db.pool) })
+        const r = await runTimed(baseline('original'), [], {
+          BENCH_ORIGINAL: JSON.stringify({
+            source: { kind: 'file', path: input },
+            processes: 6,
+            mysqlUrl: db.url,
+            nerUrl: null,
+          }),
+        })
+        rows.push({
+          name: 'original: 6 processes, row by row (one round)',
+          seconds: r.seconds,
+          docs: await count(db.pool),
+          maxRssKb: r.maxRssKb + (lastJson(r.stdout).childMaxRssKb ?? 0),
+        })
       } finally {
         await db.drop()
       }
@@ -272,7 +331,9 @@ export async function versusSinkScenario(): Promise<void> {
     rmSync(work, { recursive: true, force: true })
   }
   const lr = rows[0] as (typeof rows)[number]
-  console.log(`versus-sink: ${n} documents, no recognition, into MariaDB (127.0.0.1); ${cpus().length} cores`)
+  console.log(
+    `versus-sink: ${n} documents, no recognition, into MariaDB (127.0.0.1); ${cpus().length} cores; ${rounds} round(s), contenders rotated, medians`,
+  )
   console.log(
     table(
       ['contender', 'docs/s', 'vs leftright', 'documents stored', 'peak RSS (MB)'],
@@ -286,6 +347,6 @@ export async function versusSinkScenario(): Promise<void> {
     ),
   )
   console.log(
-    '(wall time of each whole job: process start-up, reading the file and enqueueing included; LOAD DATA: the statement alone, rows prepared in advance.)',
+    '(wall time of each whole job: process start-up, reading the file and enqueueing included; side by side: from launching enqueue to both processes ending, RSS the sum of the two; LOAD DATA: the statement alone, rows prepared in advance.)',
   )
 }

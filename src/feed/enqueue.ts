@@ -10,6 +10,7 @@ import { acceptDoc } from '../store/batch-file.js'
 import { writeNewBatch } from '../store/batches.js'
 import { ensureLayout, type Layout } from '../store/layout.js'
 import { rawInput, writeDead } from '../store/set-aside.js'
+import { registerWriter } from '../store/writers.js'
 
 export interface EnqueueOptions {
   layout: Layout
@@ -51,6 +52,17 @@ const WRITES_IN_FLIGHT = 4
 export async function enqueueFiles(files: string[], opts: EnqueueOptions): Promise<EnqueueResult> {
   const { layout, log } = opts
   await ensureLayout(layout)
+  // `start --once` running meanwhile waits for this writer instead of calling left/ drained.
+  const release = registerWriter(layout, 'enqueue')
+  try {
+    return await enqueueInto(files, opts)
+  } finally {
+    release()
+  }
+}
+
+async function enqueueInto(files: string[], opts: EnqueueOptions): Promise<EnqueueResult> {
+  const { layout, log } = opts
   const result: EnqueueResult = { files: 0, lines: 0, docs: 0, batches: 0, dead: 0, bytes: 0 }
   let pending: Doc[] = []
   const written: string[] = []

@@ -16,6 +16,7 @@ import { createTranslator } from 'short-uuid'
  *   state/                  checkpoints and bookkeeping:
  *     attempts/<id>.json      put-back history of a batch (janitor)
  *     ledger/YYYY-MM-DD.jsonl done markers compacted by the janitor (one JSON line per batch)
+ *     writers/<host>-<pid>.json  a process writing into left/ now (enqueue; see writers.ts)
  *     prefetch.json, gpu.json, status-index.json, sample-enqueued.json,
  *     dispatch-<source>-<target>.json, janitor.lock/, janitor.owner
  * Names starting with "." are in-flight writes (ours: .tmp-*, rsync's: .name.XXXXXX).

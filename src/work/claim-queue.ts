@@ -4,6 +4,7 @@ import type { Logger } from '../core/log.js'
 import { classifyLeftName, type Layout } from '../store/layout.js'
 import { type Claim, readMarker, tryClaim } from '../store/markers.js'
 import { markedIds, pendingIds, scanSpool } from '../store/scan.js'
+import { liveWriters } from '../store/writers.js'
 import { RandomSet } from './random-set.js'
 
 export interface ClaimQueueOptions {
@@ -18,6 +19,8 @@ export interface ClaimQueueOptions {
 /** Watch left/ when fewer candidates than this wait; stop watching above WATCH_OFF_ABOVE. */
 export const WATCH_ON_BELOW = 128
 export const WATCH_OFF_ABOVE = 512
+/** How often `--once` looks again while a writer is still filling left/. */
+const WRITER_POLL_MS = 100
 
 /**
  * The process's view of claimable batches, shared by all its worker loops.
@@ -211,13 +214,20 @@ export class ClaimQueue implements Service {
         const again = await this.claimOne(worker)
         if (again) return again
       }
-      if (untilDrained && this.deferred.size === 0 && (await this.isDrained())) return null
+      if (untilDrained && this.deferred.size === 0) {
+        if (await this.isDrained()) return null
+        // A writer (enqueue) is still filling left/: look again soon rather than at the next rescan.
+        if (this.wakeups === seen && liveWriters(this.opts.layout).length > 0) {
+          await this.waitForWork(signal, WRITER_POLL_MS)
+          continue
+        }
+      }
       if (this.wakeups === seen) await this.waitForWork(signal)
     }
     return null
   }
 
-  private waitForWork(signal: AbortSignal): Promise<void> {
+  private waitForWork(signal: AbortSignal, ms = this.opts.rescanMs): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer)
@@ -225,15 +235,16 @@ export class ClaimQueue implements Service {
         this.waiters.delete(done)
         resolve()
       }
-      const timer = setTimeout(done, this.opts.rescanMs)
+      const timer = setTimeout(done, ms)
       signal.addEventListener('abort', done, { once: true })
       this.waiters.add(done)
     })
   }
 
-  /** Nothing unclaimed in left/, and no batch in left/ whose marker says claimed. */
+  /** Nothing unclaimed in left/, no batch in left/ whose marker says claimed, and no writer (enqueue) still at it. */
   async isDrained(): Promise<boolean> {
     const { layout } = this.opts
+    if (liveWriters(layout).length > 0) return false
     const scan = await scanSpool(layout)
     if (pendingIds(scan).length > 0) return false
     for (const id of markedIds(scan)) {

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import type { RowDataPacket } from 'mysql2/promise'
 import {
+  cliPath,
   logRecords,
   makeDocs,
   readMarkers,
@@ -73,6 +75,36 @@ test('enqueue then start --once: one result per document, one done marker per ba
   assert.equal(snap.batches.done, 5)
   assert.equal(snap.docs.done, 230)
   assert.equal(snap.docs.dead, 2)
+})
+
+test('start --once while enqueue still writes: start waits for the writer, then drains and exits with every document done', async (t) => {
+  const dir = tempDir(t)
+  const docs = makeDocs(300)
+  const line = (d: unknown) => `${JSON.stringify(d)}\n`
+  // enqueue from standard input, fed in two parts: it is still running between them.
+  const enq = spawn(process.execPath, [cliPath, 'enqueue', '-', '--data-dir', dir, '--batch-size', '50'], {
+    env: { ...process.env, LR_LOG_FORMAT: 'json' },
+    stdio: ['pipe', 'ignore', 'pipe'],
+  })
+  t.after(() => enq.kill('SIGKILL'))
+  const enqExit = new Promise<number | null>((resolve) => enq.on('exit', (code) => resolve(code)))
+  enq.stdin.write(docs.slice(0, 100).map(line).join(''))
+  const start = runCli(t, ['start', '--once', '--data-dir', dir, '--workers', '2', '--rescan-ms', '200'])
+  // The first part is processed while enqueue still holds its input open.
+  const done = () =>
+    existsSync(path.join(dir, 'right'))
+      ? [...readMarkers(dir).values()].filter((m) => m.state === 'done').length
+      : 0
+  while (done() < 2) await new Promise((r) => setTimeout(r, 50))
+  await new Promise((r) => setTimeout(r, 1000))
+  assert.equal(start.child.exitCode, null, 'start --once must not call it drained while enqueue writes')
+  enq.stdin.end(docs.slice(100).map(line).join(''))
+  assert.equal(await enqExit, 0)
+  const { code } = await start.exited
+  assert.equal(code, 0, start.stderr)
+  const counts = resultCounts(dir)
+  assert.equal(counts.size, 300)
+  assert.equal(done(), 6)
 })
 
 test('npm start on a fresh checkout seeds the shipped sample once into its own data/; a second run does not', async (t) => {
