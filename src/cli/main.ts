@@ -64,7 +64,8 @@ function exitSoon(code: number): void {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code
-    if (!SERVICES.has(process.argv[2] ?? '')) exitSoon(code)
+    // `start --once` is one-shot too: it has drained and said so.
+    if (!SERVICES.has(process.argv[2] ?? '') || process.argv.includes('--once')) exitSoon(code)
   },
   (err: unknown) => {
     if (isLrError(err, ErrorCodes.config) || isLrError(err, ErrorCodes.usage)) {

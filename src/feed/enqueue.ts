@@ -50,7 +50,7 @@ const WRITES_IN_FLIGHT = 4
  * line number and reason; the rest goes on.
  */
 export async function enqueueFiles(files: string[], opts: EnqueueOptions): Promise<EnqueueResult> {
-  const { layout, log } = opts
+  const { layout } = opts
   await ensureLayout(layout)
   // `start --once` running meanwhile waits for this writer instead of calling left/ drained.
   const release = registerWriter(layout, 'enqueue')

@@ -37,6 +37,8 @@ export class ClaimQueue implements Service {
   private readonly warnedNames = new Set<string>()
   private readonly waiters = new Set<() => void>()
   private watcher: FSWatcher | null = null
+  /** Settles at the watcher's 'ready' (or error): see closeWatcher. */
+  private watcherReady: Promise<void> = Promise.resolve()
   private stopped = false
   private timer: NodeJS.Timeout | null = null
   private refreshing: Promise<void> | null = null
@@ -80,6 +82,10 @@ export class ClaimQueue implements Service {
   private openWatcher(): void {
     const watcher = watch(this.opts.layout.left, { ignoreInitial: true, depth: 0 })
     this.watcher = watcher
+    this.watcherReady = new Promise<void>((resolve) => {
+      watcher.once('ready', resolve)
+      watcher.once('error', () => resolve())
+    })
     watcher.on('add', (file: string) => this.onAdd(file))
     watcher.on('error', (err: unknown) => this.opts.log.warn({ err }, 'watch error; relying on rescans'))
     // Files that arrived between the last rescan and the watch being in place.
@@ -90,8 +96,15 @@ export class ClaimQueue implements Service {
 
   private async closeWatcher(): Promise<void> {
     const watcher = this.watcher
+    const ready = this.watcherReady
     this.watcher = null
-    await watcher?.close()
+    if (!watcher) return
+    // A close() before 'ready' can leave a watch behind that keeps the process up
+    // (paulmillr/chokidar#434; seen as a `start --once` that never exited): wait for it, briefly.
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([ready, new Promise<void>((r) => (timer = setTimeout(r, 2000)))])
+    clearTimeout(timer)
+    await watcher.close()
   }
 
   /** Is left/ being watched right now (few candidates) or left to rescans (a backlog)? */
