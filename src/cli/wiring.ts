@@ -1,5 +1,5 @@
 import type { Settings } from '../core/config.js'
-import type { PipelineObserver } from '../core/contracts.js'
+import type { Mapper, PipelineObserver, Sink } from '../core/contracts.js'
 import type { Logger } from '../core/log.js'
 import { Outages } from '../core/outages.js'
 import type { Releasers } from '../core/releasers.js'
@@ -13,6 +13,36 @@ import { createSink } from '../sink/create.js'
 import { ensureLayout, layoutOf } from '../store/layout.js'
 import { ClaimQueue } from '../work/claim-queue.js'
 import { WorkerPool } from '../work/pool.js'
+
+/** The sink, its calls held until `ready` (which rejects with the sink's preparation error). */
+function sinkAfter(sink: Sink, ready: Promise<void>): Sink {
+  return {
+    kind: sink.kind,
+    init: () => sink.init(),
+    write: async (batchId, results) => {
+      await ready
+      return sink.write(batchId, results)
+    },
+    recordFailures: async (failures) => {
+      await ready
+      return sink.recordFailures(failures)
+    },
+    close: () => sink.close(),
+  }
+}
+
+/** The mapper, its look-ups held until `ready`. */
+function mapperAfter(mapper: Mapper, ready: Promise<void>): Mapper {
+  return {
+    kind: mapper.kind,
+    init: () => mapper.init(),
+    lookupMany: async (surfaces) => {
+      await ready
+      return mapper.lookupMany(surfaces)
+    },
+    close: () => mapper.close(),
+  }
+}
 
 /**
  * The one place that builds the worker side of a process: recognizer, sink,
@@ -58,20 +88,24 @@ export async function startWorkers(opts: {
       baseMs: 500,
       capMs: 10_000,
       maxExponent: 6,
-      onRetry: ({ err }) => outages.failed('sink', err, 'the workers start'),
+      onRetry: ({ err }) => outages.failed('sink', err, 'claimed batches wait for it'),
     },
     opts.signal,
-  )
-  // The recognizer (its worker threads, or the HTTP client) starts while the database answers.
+  ).then(() => {
+    outages.ok('sink')
+    mark('sinkReady')
+  })
+  // If MySQL was away at start, the mapping's table is prepared again once the sink has reached it.
+  const mappingReady = sinkReady.then(async () => {
+    if ((await mapperReady) !== null) await mapper.init()
+    mark('mappingReady')
+  })
   sinkReady.catch(() => {})
+  mappingReady.catch(() => {})
+  // The recognizer (its worker threads, or the HTTP client) starts while the database answers.
   const recognizer = await createRecognizer(settings)
   releasers.push('recognizer', () => recognizer.close())
   mark('recognizerReady')
-  await sinkReady
-  outages.ok('sink')
-  mark('sinkReady')
-  if ((await mapperReady) !== null) await mapper.init()
-  mark('mappingReady')
   const queue = new ClaimQueue({
     layout,
     log: log.child({ component: 'claim' }),
@@ -119,8 +153,9 @@ export async function startWorkers(opts: {
       layout,
       recognizer,
       gpuCap,
-      mapper,
-      sink,
+      // The workers claim, read and recognise while the database is being prepared; storing waits for it.
+      mapper: mapperAfter(mapper, mappingReady),
+      sink: sinkAfter(sink, sinkReady),
       log: log.child({ component: 'pipeline' }),
       docsPerCall: settings.nerDocsPerCall,
       recognizeAttempts: settings.nerAttempts,
@@ -139,6 +174,9 @@ export async function startWorkers(opts: {
   releasers.push('pool', () => pool.stop())
   await pool.start()
   mark('workersStarted')
+  // A table that does not fit (say) stops here with its one line; the releasers give the claims back.
+  await sinkReady
+  await mappingReady
   log.info(
     {
       workers: settings.workers,

@@ -49,7 +49,7 @@ export async function collectJobs(layout: Layout, now = Date.now()): Promise<Job
   for (const id of scan.right) {
     if (idx.done[id] || idx.handedOff[id]) continue
     const marker = await readMarker(layout, id)
-    if (!marker || marker.state !== 'claimed') continue
+    if (marker?.state !== 'claimed') continue
     const mtime = (await markerMtimeMs(layout, id)) ?? now
     board.claimed.push({
       batch: id,

@@ -163,6 +163,38 @@ test('MySQL unavailable mid-run: no batch marked done without its rows; the run 
   }
 })
 
+test('MySQL unreachable at start: the workers claim and recognise meanwhile, nothing is stored or marked done, and all goes in once it is up', async (t) => {
+  const db = await freshDatabase(t, 'kstart')
+  const proxy = new TcpProxy()
+  await proxy.up()
+  await proxy.down()
+  t.after(() => proxy.down())
+  const dir = tempDir(t)
+  const input = path.join(dir, 'in.jsonl')
+  const { writeJsonl, makeDocs } = await import('../helpers.js')
+  writeJsonl(input, makeDocs(400))
+  const enq = runCli(t, ['enqueue', input, '--data-dir', dir, '--batch-size', '50'])
+  assert.equal((await enq.exited).code, 0)
+  const run = runCli(t, ['start', '--once', '--data-dir', dir, '--workers', '2'], {
+    LR_MYSQL_URL: `mysql://root@127.0.0.1:${proxy.port}/${db.name}`,
+    LR_RECOGNIZER: 'builtin',
+  })
+  await run.waitForLine((l) => l.includes('sink') && l.includes('ECONNREFUSED'))
+  // Claims are taken while the database is away; none is marked done.
+  for (;;) {
+    const markers = [...readMarkers(dir).values()]
+    assert.ok(markers.every((m) => m.state === 'claimed'))
+    if (markers.length >= 2) break
+    assert.equal(run.child.exitCode, null, run.stderr)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  await proxy.up()
+  const { code } = await run.exited
+  assert.equal(code, 0, run.stderr)
+  assert.deepEqual(await rowStats(db.pool), { rows: 400, distinct: 400 })
+  assert.ok([...readMarkers(dir).values()].every((m) => m.state === 'done'))
+})
+
 async function untilPausedOrOver(run: CliRun, reason: string, over: () => boolean): Promise<void> {
   for (;;) {
     if (run.stdout.some((l) => l.includes(`prefetch paused: ${reason}`))) return
