@@ -1,4 +1,4 @@
-import type { Settings } from '../core/config.js'
+import { type Settings, sinkOf } from '../core/config.js'
 import type { Mapper, PipelineObserver, Sink } from '../core/contracts.js'
 import type { Logger } from '../core/log.js'
 import { Outages } from '../core/outages.js'
@@ -14,34 +14,20 @@ import { ensureLayout, layoutOf } from '../store/layout.js'
 import { ClaimQueue } from '../work/claim-queue.js'
 import { WorkerPool } from '../work/pool.js'
 
-/** The sink, its calls held until `ready` (which rejects with the sink's preparation error). */
-function sinkAfter(sink: Sink, ready: Promise<void>): Sink {
+/** The sink, its calls held until `ready` (which rejects with the sink's loading or preparation error). */
+function sinkAfter(kind: string, ready: Promise<Sink>): Sink {
   return {
-    kind: sink.kind,
-    init: () => sink.init(),
-    write: async (batchId, results) => {
-      await ready
-      return sink.write(batchId, results)
-    },
-    recordFailures: async (failures) => {
-      await ready
-      return sink.recordFailures(failures)
-    },
-    close: () => sink.close(),
+    kind,
+    init: async () => (await ready).init(),
+    write: async (batchId, results) => (await ready).write(batchId, results),
+    recordFailures: async (failures) => (await ready).recordFailures(failures),
+    close: async () => (await ready).close(),
   }
 }
 
 /** The mapper, its look-ups held until `ready`. */
-function mapperAfter(mapper: Mapper, ready: Promise<void>): Mapper {
-  return {
-    kind: mapper.kind,
-    init: () => mapper.init(),
-    lookupMany: async (surfaces) => {
-      await ready
-      return mapper.lookupMany(surfaces)
-    },
-    close: () => mapper.close(),
-  }
+function mapperAfter(ready: Promise<Mapper>): Pick<Mapper, 'lookupMany'> {
+  return { lookupMany: async (surfaces) => (await ready).lookupMany(surfaces) }
 }
 
 /**
@@ -68,40 +54,57 @@ export async function startWorkers(opts: {
   mark('begin')
   const layout = layoutOf(settings.dataDir)
   await ensureLayout(layout)
-  const sink = await createSink(settings, layout, log.child({ component: 'sink' }))
-  releasers.push('sink', () => sink.close())
-  const mapper = await createMapper(settings, log.child({ component: 'mapper' }))
-  releasers.push('mapper', () => mapper.close())
+  // The sink's and the mapping's client modules (mysql2: ~0.1 s) load, and their tables are
+  // prepared, while the workers already claim and read: storing waits for them (sinkAfter).
+  const sinkLoaded = createSink(settings, layout, log.child({ component: 'sink' }))
+  const mapperLoaded = createMapper(settings, log.child({ component: 'mapper' }))
+  sinkLoaded.catch(() => {})
+  mapperLoaded.catch(() => {})
+  releasers.push('sink', () => sinkLoaded.then((sink) => sink.close()).catch(() => {}))
+  releasers.push('mapper', () => mapperLoaded.then((mapper) => mapper.close()).catch(() => {}))
   // The mapping's table is prepared beside the sink's (both may be MySQL: two round trips at
   // once, not one after the other). If MySQL is away at start, it is prepared again below,
   // once the sink has reached it.
-  const mapperReady = mapper.init().then(
-    () => null,
-    (err: unknown) => err,
-  )
+  const mapperReady = mapperLoaded
+    .then((mapper) => mapper.init())
+    .then(
+      () => null,
+      (err: unknown) => err,
+    )
   // A service waits for its database: one line when it is unreachable, one when it is back.
-  const sinkReady = retry(
-    'preparing the sink',
-    () => sink.init(),
-    {
-      attempts: Number.POSITIVE_INFINITY,
-      baseMs: 500,
-      capMs: 10_000,
-      maxExponent: 6,
-      onRetry: ({ err }) => outages.failed('sink', err, 'claimed batches wait for it'),
-    },
-    opts.signal,
-  ).then(() => {
-    outages.ok('sink')
-    mark('sinkReady')
-  })
+  const sinkReady = sinkLoaded
+    .then((sink) =>
+      retry(
+        'preparing the sink',
+        () => sink.init(),
+        {
+          attempts: Number.POSITIVE_INFINITY,
+          baseMs: 500,
+          capMs: 10_000,
+          maxExponent: 6,
+          onRetry: ({ err }) => outages.failed('sink', err, 'claimed batches wait for it'),
+        },
+        opts.signal,
+      ),
+    )
+    .then(() => {
+      outages.ok('sink')
+      mark('sinkReady')
+    })
   // If MySQL was away at start, the mapping's table is prepared again once the sink has reached it.
   const mappingReady = sinkReady.then(async () => {
-    if ((await mapperReady) !== null) await mapper.init()
+    if ((await mapperReady) !== null) await (await mapperLoaded).init()
     mark('mappingReady')
   })
   sinkReady.catch(() => {})
   mappingReady.catch(() => {})
+  const sinkUsable = sinkReady.then(() => sinkLoaded)
+  const mapperUsable = mappingReady.then(() => mapperLoaded)
+  // Their failures are reported where start-up awaits them (below), not as unhandled rejections.
+  sinkUsable.catch(() => {})
+  mapperUsable.catch(() => {})
+  const sink = sinkAfter(sinkOf(settings), sinkUsable)
+  const mapper = mapperAfter(mapperUsable)
   // The recognizer (its worker threads, or the HTTP client) starts while the database answers.
   const recognizer = await createRecognizer(settings)
   releasers.push('recognizer', () => recognizer.close())
@@ -154,8 +157,8 @@ export async function startWorkers(opts: {
       recognizer,
       gpuCap,
       // The workers claim, read and recognise while the database is being prepared; storing waits for it.
-      mapper: mapperAfter(mapper, mappingReady),
-      sink: sinkAfter(sink, sinkReady),
+      mapper,
+      sink,
       log: log.child({ component: 'pipeline' }),
       docsPerCall: settings.nerDocsPerCall,
       recognizeAttempts: settings.nerAttempts,
@@ -177,13 +180,14 @@ export async function startWorkers(opts: {
   // A table that does not fit (say) stops here with its one line; the releasers give the claims back.
   await sinkReady
   await mappingReady
+  const [{ kind: sinkKind }, { kind: mappingKind }] = await Promise.all([sinkLoaded, mapperLoaded])
   log.info(
     {
       workers: settings.workers,
       gpuConcurrency: settings.gpuConcurrency,
       recognizer: recognizer.kind,
-      sink: sink.kind,
-      mapping: mapper.kind,
+      sink: sinkKind,
+      mapping: mappingKind,
       startupMs: startup,
     },
     'workers started',

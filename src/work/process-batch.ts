@@ -26,7 +26,8 @@ export interface PipelineDeps {
   /** The process-wide adaptive cap on recognition calls in flight (at most LR_GPU_CONCURRENCY). */
   gpuCap: GpuCap
   /** Reference data for the mapping stage (one lookup per batch). */
-  mapper: Mapper
+  /** Only look-ups: init and close belong to whoever built it. */
+  mapper: Pick<Mapper, 'lookupMany'>
   sink: Sink
   log: Logger
   /** Documents sent per recognition call. */

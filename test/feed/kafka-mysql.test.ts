@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import type { RowDataPacket } from 'mysql2/promise'
+import { startMockGpu } from '../../scripts/mock-gpu.js'
 import { type CliRun, logRecords, readMarkers, runCli, tempDir } from '../helpers.js'
 import { freshDatabase, freshTopic, kafkaClient, kafkaForFile, produce, TcpProxy } from '../services.js'
 
@@ -250,8 +251,16 @@ test('backpressure: prefetch pauses at the left/ limit and under LR_MIN_FREE_DIS
   starved.child.kill('SIGTERM')
   assert.equal((await starved.exited).code, 0, starved.stderr)
 
-  // Draining left/ lets prefetch resume, and every message arrives exactly once.
-  const run = runCli(t, ['start', '--once', '--data-dir', dir], env)
+  // Draining left/ lets prefetch resume, and every message arrives exactly once. The worker
+  // calls a slow entity service, so left/ is still full when the consumer has joined: the
+  // prefetcher starts paused (with the embedded recognizer, the worker may empty it first).
+  const gpu = await startMockGpu({ capacity: 8, callMs: 30, docMs: 0 })
+  t.after(() => gpu.close())
+  const run = runCli(t, ['start', '--once', '--data-dir', dir], {
+    ...env,
+    LR_RECOGNIZER: 'http',
+    LR_NER_URL: gpu.url,
+  })
   assert.equal((await run.exited).code, 0, run.stderr)
   assert.ok(run.stdout.some((l) => l.includes('prefetch resumed')))
   // Logged once per change: paused and resumed alternate, and a resume says why and for how long.
