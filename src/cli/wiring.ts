@@ -54,14 +54,29 @@ export async function startWorkers(opts: {
   mark('begin')
   const layout = layoutOf(settings.dataDir)
   await ensureLayout(layout)
-  // The sink's and the mapping's client modules (mysql2: ~0.1 s) load, and their tables are
-  // prepared, while the workers already claim and read: storing waits for them (sinkAfter).
-  const sinkLoaded = createSink(settings, layout, log.child({ component: 'sink' }))
-  const mapperLoaded = createMapper(settings, log.child({ component: 'mapper' }))
+  // The sink's and the mapping's client modules (mysql2: ~0.1 s of loading on the main thread)
+  // load, and their tables are prepared, once the workers have taken their first claims: the
+  // workers read and recognise meanwhile (in threads, or on the entity service), and storing
+  // waits for them (sinkAfter).
+  let wanted = false
+  let loadParts: () => void = () => {}
+  const partsWanted = new Promise<void>((resolve) => {
+    loadParts = () => {
+      wanted = true
+      resolve()
+    }
+  })
+  const sinkLoaded = partsWanted.then(() => createSink(settings, layout, log.child({ component: 'sink' })))
+  const mapperLoaded = partsWanted.then(() => createMapper(settings, log.child({ component: 'mapper' })))
   sinkLoaded.catch(() => {})
   mapperLoaded.catch(() => {})
-  releasers.push('sink', () => sinkLoaded.then((sink) => sink.close()).catch(() => {}))
-  releasers.push('mapper', () => mapperLoaded.then((mapper) => mapper.close()).catch(() => {}))
+  // (Never loaded when start-up failed before the workers: nothing to close then.)
+  releasers.push('sink', async () => {
+    if (wanted) await sinkLoaded.then((sink) => sink.close()).catch(() => {})
+  })
+  releasers.push('mapper', async () => {
+    if (wanted) await mapperLoaded.then((mapper) => mapper.close()).catch(() => {})
+  })
   // The mapping's table is prepared beside the sink's (both may be MySQL: two round trips at
   // once, not one after the other). If MySQL is away at start, it is prepared again below,
   // once the sink has reached it.
@@ -175,7 +190,11 @@ export async function startWorkers(opts: {
     untilDrained: opts.untilDrained,
   })
   releasers.push('pool', () => pool.stop())
-  await pool.start()
+  try {
+    await pool.start()
+  } finally {
+    loadParts()
+  }
   mark('workersStarted')
   // A table that does not fit (say) stops here with its one line; the releasers give the claims back.
   await sinkReady
