@@ -183,6 +183,139 @@ export async function versusGpuScenario(): Promise<void> {
 }
 
 /**
+ * Scenario 1b, GPU-bound from a file (the issue's whole-process figure): 20,000
+ * documents in a JSONL file, through the mock GPU service (capacity 4, 20 ms per call
+ * + 1 ms per document, reset over capacity), into MariaDB. leftright at cap = C as
+ * enqueue then start --once, and side by side; BullMQ (concurrency C) from the file.
+ * Contenders rotated over rounds; medians.
+ */
+export async function versusGpuFileScenario(): Promise<void> {
+  const n = quick ? 2000 : 20_000
+  const rounds = quick ? 1 : 3
+  const gpu = await startMockGpu({ capacity: CAPACITY, callMs: CALL_MS, docMs: DOC_MS, over: 'reset' })
+  const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-versus-gpu-file-'))
+  const input = writeSampleJsonl(work, n)
+  const settings = loadSettings({}, { LR_MYSQL_URL: 'mysql://root@127.0.0.1/x' })
+  const lrEnv = (dbUrl: string) => ({
+    LR_MYSQL_URL: dbUrl,
+    LR_NER_URL: gpu.url,
+    LR_RECOGNIZER: 'http',
+    LR_GPU_CONCURRENCY: String(CAPACITY),
+  })
+  type Run = { seconds: number; maxRssKb: number }
+  const contenders: { name: string; run(dbUrl: string): Promise<Run> }[] = [
+    {
+      name: 'leftright cap C (enqueue, then start --once)',
+      async run(dbUrl) {
+        const dataDir = path.join(work, `lr-${Date.now()}`)
+        const a = await runTimed(cli, ['enqueue', input, '--data-dir', dataDir], {})
+        const b = await runTimed(cli, ['start', '--once', '--data-dir', dataDir], lrEnv(dbUrl))
+        return { seconds: a.seconds + b.seconds, maxRssKb: Math.max(a.maxRssKb, b.maxRssKb) }
+      },
+    },
+    {
+      name: 'leftright cap C (enqueue and start --once side by side)',
+      async run(dbUrl) {
+        const dataDir = path.join(work, `lr-${Date.now()}`)
+        const started = performance.now()
+        const a = runTimed(cli, ['enqueue', input, '--data-dir', dataDir], {})
+        const writers = path.join(dataDir, 'state', 'writers')
+        while (!existsSync(writers) || readdirSync(writers).length === 0)
+          await new Promise((r) => setTimeout(r, 5))
+        const b = runTimed(cli, ['start', '--once', '--data-dir', dataDir], lrEnv(dbUrl))
+        const [ra, rb] = await Promise.all([a, b])
+        return { seconds: (performance.now() - started) / 1000, maxRssKb: Math.max(ra.maxRssKb, rb.maxRssKb) }
+      },
+    },
+    {
+      name: 'BullMQ (concurrency C, same client and sink)',
+      async run(dbUrl) {
+        return runTimed(baseline('bullmq-box'), [], {
+          BENCH_BULLMQ: JSON.stringify({
+            source: { kind: 'file', path: input },
+            queue: `bench-gpu-file-${Date.now()}`,
+            concurrency: CAPACITY,
+            mysqlUrl: dbUrl,
+            nerUrl: gpu.url,
+          }),
+        })
+      },
+    },
+  ]
+  const runs = new Map<string, Outcome[]>()
+  try {
+    for (let round = 0; round < rounds; round++) {
+      const order = contenders.map(
+        (_, i) => contenders[(i + round) % contenders.length] as (typeof contenders)[number],
+      )
+      for (const c of order) {
+        const db = await benchDatabase('vgpuf')
+        try {
+          await createResultTables(db.pool, settings)
+          await createSourceTable(db.pool, settings)
+          gpu.resetStats()
+          const r = await c.run(db.url)
+          const s = gpu.stats()
+          const [[row]] = await db.pool.query<RowDataPacket[]>(
+            'SELECT COUNT(DISTINCT doc_id) AS n FROM doc_ent_map',
+          )
+          const [[dead]] = await db.pool.query<RowDataPacket[]>(
+            'SELECT COUNT(DISTINCT doc_id) AS n FROM doc_failures',
+          )
+          const docsOk = Number(row?.n)
+          const list = runs.get(c.name) ?? []
+          list.push({
+            ...r,
+            name: c.name,
+            docsOk,
+            docsLost: n - docsOk - Number(dead?.n ?? 0),
+            gpu: { calls: s.calls, rejected: s.rejected, busyMs: s.busyMs, activeMs: s.activeMs },
+          })
+          runs.set(c.name, list)
+        } finally {
+          await db.drop()
+        }
+      }
+    }
+  } finally {
+    await gpu.close()
+    rmSync(work, { recursive: true, force: true })
+  }
+  // The round with the median wall time stands for each contender.
+  const rows = contenders.map((c) => {
+    const list = [...(runs.get(c.name) ?? [])].sort((a, b) => a.seconds - b.seconds)
+    return list[Math.floor(list.length / 2)] as Outcome
+  })
+  const lr = rows[0] as Outcome
+  console.log(
+    `versus-gpu-file: ${n} documents from a JSONL file -> mock GPU (capacity ${CAPACITY}, ${CALL_MS} ms per call + ${DOC_MS} ms per document, reset over capacity) -> MariaDB; ${cpus().length} cores; ${rounds} round(s) rotated, the median round of each`,
+  )
+  console.log(
+    table(
+      [
+        'contender',
+        'docs/s',
+        'vs leftright (sequential)',
+        'busy, service window',
+        'rejected calls',
+        'documents lost',
+        'peak RSS (MB)',
+      ],
+      rows.map((r) => [
+        r.name,
+        (r.docsOk / r.seconds).toFixed(0),
+        `${(r.docsOk / r.seconds / (lr.docsOk / lr.seconds)).toFixed(2)}x`,
+        `${((100 * (r.gpu?.busyMs ?? 0)) / (CAPACITY * Math.max(1, r.gpu?.activeMs ?? 0))).toFixed(1)}%`,
+        `${r.gpu?.rejected ?? 0}`,
+        r.docsLost,
+        (r.maxRssKb / 1024).toFixed(0),
+      ]),
+    ),
+  )
+  console.log('(wall time of the whole job, enqueueing included; peak RSS: the larger process.)')
+}
+
+/**
  * Scenario 2, sink-bound: documents from a JSONL file, no recognition, into
  * MariaDB. leftright (enqueue + start --once, 4 workers), BullMQ (one job per
  * 100 documents, concurrency 4, the same sink), the original (6 processes, row
