@@ -5,6 +5,12 @@
 import { type Consumer, Kafka, logLevel, type Producer } from 'kafkajs'
 import type { Logger } from '../core/log.js'
 
+/**
+ * Partitions of one fetch handled at once: while one partition's batch files are synced and
+ * its offset committed, the others are decoded and written. Order within a partition stays.
+ */
+const PARTITIONS_AT_ONCE = 4
+
 export interface KafkaMessage {
   partition: number
   offset: string
@@ -131,7 +137,7 @@ export function createKafkaClient(
         await c.run({
           autoCommit: false,
           eachBatchAutoResolve: false,
-          partitionsConsumedConcurrently: 1,
+          partitionsConsumedConcurrently: PARTITIONS_AT_ONCE,
           eachBatch: async ({ batch, heartbeat, resolveOffset, isRunning, isStale }) => {
             if (batch.isEmpty() || isStale() || !onBatch) return
             await onBatch({

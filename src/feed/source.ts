@@ -5,8 +5,8 @@
  * - entry: one message of the source, with its raw value and its position (offset, stream id,
  *   delivery tag) so a set-aside entry in dead/ says where it came from.
  * - delivery: entries handed over together; the prefetcher packs them into batch files of
- *   `LR_BATCH_SIZE` and acknowledges exactly the entries of each file once it is durable
- *   (or the entry is in dead/). Unacknowledged entries come again after a crash: at least once.
+ *   `LR_BATCH_SIZE` and acknowledges exactly the entries of those files once they are durable
+ *   (or the entry is in dead/), a group of files at a time. Unacknowledged entries come again after a crash: at least once.
  * - pause: while the prefetcher waits for room (left/ full, disk low) it does not return from
  *   the delivery handler, so the source reads nothing more (Kafka keeps its session alive
  *   with `heartbeat`; Redis does not read; RabbitMQ stops at its prefetch count).
