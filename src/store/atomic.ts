@@ -20,7 +20,7 @@ export async function writeFileAtomic(
   const durable = opts.durable ?? true
   const dir = path.dirname(file)
   const tmp = path.join(dir, `.tmp-${path.basename(file)}-${randomBytes(4).toString('hex')}`)
-  if (!durable && data.length <= SYNC_WRITE_MAX) {
+  if (!durable) {
     writeAndRenameSync(tmp, file, data)
     return
   }
@@ -39,9 +39,6 @@ export async function writeFileAtomic(
   }
   if (durable) await fsyncDir(dir)
 }
-
-/** Larger writes (batch files) go through the thread pool, so the main thread decodes meanwhile. */
-const SYNC_WRITE_MAX = 8 * 1024
 
 /**
  * Why some store operations are synchronous. A small-file operation on a local
