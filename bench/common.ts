@@ -200,3 +200,39 @@ export function countResults(dataDir: string): number {
     .filter((f) => f.endsWith('.jsonl'))
     .reduce((n, f) => n + readFileSync(path.join(dir, f), 'utf8').trim().split('\n').length, 0)
 }
+
+/** `enqueue`, then `start --once` on the same data dir: the whole job's wall time, the larger peak RSS. */
+export async function enqueueThenStart(
+  input: string,
+  dataDir: string,
+  startArgs: string[],
+  env: Record<string, string>,
+): Promise<{ seconds: number; maxRssKb: number }> {
+  const a = await runTimed(cli, ['enqueue', input, '--data-dir', dataDir], {})
+  const b = await runTimed(cli, ['start', '--once', '--data-dir', dataDir, ...startArgs], env)
+  return { seconds: a.seconds + b.seconds, maxRssKb: Math.max(a.maxRssKb, b.maxRssKb) }
+}
+
+/**
+ * `enqueue` and `start --once` side by side: start is launched once enqueue has registered as a
+ * writer (start --once waits for a live writer). Wall time from launching enqueue to both ending;
+ * the peak RSS of each process.
+ */
+export async function enqueueBesideStart(
+  input: string,
+  dataDir: string,
+  startArgs: string[],
+  env: Record<string, string>,
+): Promise<{ seconds: number; maxRssKb: number; sumRssKb: number }> {
+  const started = performance.now()
+  const a = runTimed(cli, ['enqueue', input, '--data-dir', dataDir], {})
+  const writers = path.join(dataDir, 'state', 'writers')
+  while (!existsSync(writers) || readdirSync(writers).length === 0) await new Promise((r) => setTimeout(r, 5))
+  const b = runTimed(cli, ['start', '--once', '--data-dir', dataDir, ...startArgs], env)
+  const [ra, rb] = await Promise.all([a, b])
+  return {
+    seconds: (performance.now() - started) / 1000,
+    maxRssKb: Math.max(ra.maxRssKb, rb.maxRssKb),
+    sumRssKb: ra.maxRssKb + rb.maxRssKb,
+  }
+}

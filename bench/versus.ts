@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import path from 'node:path'
 import type { RowDataPacket } from 'mysql2/promise'
@@ -12,6 +12,8 @@ import { freshTopic, produce, startKafka } from '../test/services.js'
 import {
   benchDatabase,
   cli,
+  enqueueBesideStart,
+  enqueueThenStart,
   median,
   quick,
   root,
@@ -206,26 +208,11 @@ export async function versusGpuFileScenario(): Promise<void> {
   const contenders: { name: string; run(dbUrl: string): Promise<Run> }[] = [
     {
       name: 'leftright cap C (enqueue, then start --once)',
-      async run(dbUrl) {
-        const dataDir = path.join(work, `lr-${Date.now()}`)
-        const a = await runTimed(cli, ['enqueue', input, '--data-dir', dataDir], {})
-        const b = await runTimed(cli, ['start', '--once', '--data-dir', dataDir], lrEnv(dbUrl))
-        return { seconds: a.seconds + b.seconds, maxRssKb: Math.max(a.maxRssKb, b.maxRssKb) }
-      },
+      run: (dbUrl) => enqueueThenStart(input, path.join(work, `lr-${Date.now()}`), [], lrEnv(dbUrl)),
     },
     {
       name: 'leftright cap C (enqueue and start --once side by side)',
-      async run(dbUrl) {
-        const dataDir = path.join(work, `lr-${Date.now()}`)
-        const started = performance.now()
-        const a = runTimed(cli, ['enqueue', input, '--data-dir', dataDir], {})
-        const writers = path.join(dataDir, 'state', 'writers')
-        while (!existsSync(writers) || readdirSync(writers).length === 0)
-          await new Promise((r) => setTimeout(r, 5))
-        const b = runTimed(cli, ['start', '--once', '--data-dir', dataDir], lrEnv(dbUrl))
-        const [ra, rb] = await Promise.all([a, b])
-        return { seconds: (performance.now() - started) / 1000, maxRssKb: Math.max(ra.maxRssKb, rb.maxRssKb) }
-      },
+      run: (dbUrl) => enqueueBesideStart(input, path.join(work, `lr-${Date.now()}`), [], lrEnv(dbUrl)),
     },
     {
       name: 'BullMQ (concurrency C, same client and sink)',
@@ -337,37 +324,23 @@ export async function versusSinkScenario(): Promise<void> {
       [
         {
           name: 'leftright (enqueue, then start --once; 4 workers)',
-          async run(dbUrl) {
-            const dataDir = path.join(work, `lr-${Date.now()}`)
-            const a = await runTimed(cli, ['enqueue', input, '--data-dir', dataDir], {})
-            const b = await runTimed(
-              cli,
-              ['start', '--once', '--data-dir', dataDir, '--recognizer', 'none'],
-              {
-                LR_MYSQL_URL: dbUrl,
-              },
-            )
-            return { seconds: a.seconds + b.seconds, maxRssKb: Math.max(a.maxRssKb, b.maxRssKb) }
-          },
+          run: (dbUrl) =>
+            enqueueThenStart(input, path.join(work, `lr-${Date.now()}`), ['--recognizer', 'none'], {
+              LR_MYSQL_URL: dbUrl,
+            }),
         },
         {
           name: 'leftright (enqueue and start --once side by side; 4 workers)',
           async run(dbUrl) {
-            const dataDir = path.join(work, `lr-${Date.now()}`)
-            const started = performance.now()
-            const a = runTimed(cli, ['enqueue', input, '--data-dir', dataDir], {})
-            // start --once waits for a registered writer: launch it once enqueue has registered.
-            const writers = path.join(dataDir, 'state', 'writers')
-            while (!existsSync(writers) || readdirSync(writers).length === 0)
-              await new Promise((r) => setTimeout(r, 5))
-            const b = runTimed(cli, ['start', '--once', '--data-dir', dataDir, '--recognizer', 'none'], {
-              LR_MYSQL_URL: dbUrl,
-            })
-            const [ra, rb] = await Promise.all([a, b])
-            return {
-              seconds: (performance.now() - started) / 1000,
-              maxRssKb: ra.maxRssKb + rb.maxRssKb,
-            }
+            const r = await enqueueBesideStart(
+              input,
+              path.join(work, `lr-${Date.now()}`),
+              ['--recognizer', 'none'],
+              {
+                LR_MYSQL_URL: dbUrl,
+              },
+            )
+            return { seconds: r.seconds, maxRssKb: r.sumRssKb }
           },
         },
         {

@@ -137,13 +137,17 @@ export async function startWorkers(opts: {
     janitorOptions(settings, layout, log, {
       onRequeue: () => queue.refreshAndWake(),
       outages,
-      onPoison: (failure) =>
-        sink.recordFailures([failure]).catch((err: unknown) => {
+      // The janitor's first sweep runs before the workers, and may record a poison document:
+      // the sink is loaded now for it (it would otherwise wait for the workers: a deadlock).
+      onPoison: (failure) => {
+        loadParts()
+        return sink.recordFailures([failure]).catch((err: unknown) => {
           log.error(
             { err, doc: failure.doc_id },
             'recording a poison document in the failures table failed; it is in dead/',
           )
-        }),
+        })
+      },
     }),
   )
   releasers.push('janitor', () => janitor.stop())
