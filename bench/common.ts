@@ -12,6 +12,9 @@ import {
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import mysql, { type Pool } from 'mysql2/promise'
+import { loadSettings } from '../src/core/config.js'
+import { createSourceTable } from '../src/feed/source-table.js'
+import { createResultTables } from '../src/sink/mysql-tables.js'
 
 export const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..')
 export const cli = path.join(root, 'bin', 'leftright.js')
@@ -234,5 +237,25 @@ export async function enqueueBesideStart(
     seconds: (performance.now() - started) / 1000,
     maxRssKb: Math.max(ra.maxRssKb, rb.maxRssKb),
     sumRssKb: ra.maxRssKb + rb.maxRssKb,
+  }
+}
+
+/** The contenders of round `round`, rotated so each goes first in turn: drift in the machine spreads over all. */
+export const rotated = <T>(items: T[], round: number): T[] =>
+  items.map((_, i) => items[(i + round) % items.length] as T)
+
+/** A fresh bench database holding the result and source tables, for `fn`; dropped afterwards. */
+export async function withTables<R>(
+  label: string,
+  fn: (db: Awaited<ReturnType<typeof benchDatabase>>) => Promise<R>,
+): Promise<R> {
+  const db = await benchDatabase(label)
+  try {
+    const settings = loadSettings({}, { LR_MYSQL_URL: db.url })
+    await createResultTables(db.pool, settings)
+    await createSourceTable(db.pool, settings)
+    return await fn(db)
+  } finally {
+    await db.drop()
   }
 }

@@ -5,21 +5,19 @@ import type { RowDataPacket } from 'mysql2/promise'
 import pino from 'pino'
 import { startMockGpu } from '../scripts/mock-gpu.js'
 import { createKafkaClient } from '../src/adapters/kafka.js'
-import { loadSettings } from '../src/core/config.js'
-import { createSourceTable } from '../src/feed/source-table.js'
-import { createResultTables } from '../src/sink/mysql-tables.js'
 import { freshTopic, produce, startKafka } from '../test/services.js'
 import {
-  benchDatabase,
   cli,
   enqueueBesideStart,
   enqueueThenStart,
   median,
   quick,
   root,
+  rotated,
   runTimed,
   sampleDocs,
   table,
+  withTables,
   writeSampleJsonl,
 } from './common.js'
 import { loadData, sameRows } from './sink.js'
@@ -35,6 +33,27 @@ interface Outcome {
   docsLost: number
   maxRssKb: number
   gpu?: { calls: number; rejected: number; busyMs: number; activeMs: number }
+}
+
+/** A contender's outcome against the mock GPU: documents stored, lost (neither stored nor a recorded failure), the service's stats. */
+async function gpuOutcome(
+  pool: import('mysql2/promise').Pool,
+  n: number,
+  name: string,
+  r: Omit<Outcome, 'name' | 'gpu' | 'docsOk' | 'docsLost'>,
+  s: { calls: number; rejected: number; busyMs: number; activeMs: number },
+): Promise<Outcome> {
+  const [[row]] = await pool.query<RowDataPacket[]>('SELECT COUNT(DISTINCT doc_id) AS n FROM doc_ent_map')
+  const [[dead]] = await pool.query<RowDataPacket[]>('SELECT COUNT(DISTINCT doc_id) AS n FROM doc_failures')
+  const docsOk = Number(row?.n)
+  return {
+    ...r,
+    name,
+    docsOk,
+    // leftright records failures; the others drop them.
+    docsLost: n - docsOk - Number(dead?.n ?? 0),
+    gpu: { calls: s.calls, rejected: s.rejected, busyMs: s.busyMs, activeMs: s.activeMs },
+  }
 }
 
 const baseline = (name: string) => path.join(root, 'dist', 'bench', 'baselines', `${name}.js`)
@@ -118,32 +137,11 @@ export async function versusGpuScenario(): Promise<void> {
     for (const c of contenders) {
       const topic = freshTopic('versus')
       await produce(kafka, topic, values)
-      const db = await benchDatabase('versus')
-      try {
-        await createResultTables(db.pool, loadSettings({}, { LR_MYSQL_URL: db.url }))
-        await createSourceTable(db.pool, loadSettings({}, { LR_MYSQL_URL: db.url }))
+      await withTables('versus', async (db) => {
         gpu.resetStats()
         const r = await c.run(topic, db.url)
-        const s = gpu.stats()
-        const [[row]] = await db.pool.query<RowDataPacket[]>(
-          'SELECT COUNT(DISTINCT doc_id) AS n FROM doc_ent_map',
-        )
-        const [[dead]] = await db.pool.query<RowDataPacket[]>(
-          'SELECT COUNT(DISTINCT doc_id) AS n FROM doc_failures',
-        )
-        const docsOk = Number(row?.n)
-        // Lost: neither a result row nor a recorded failure (leftright records failures; the others drop them).
-        const docsLost = n - docsOk - Number(dead?.n ?? 0)
-        rows.push({
-          ...r,
-          name: c.name,
-          docsOk,
-          docsLost,
-          gpu: { calls: s.calls, rejected: s.rejected, busyMs: s.busyMs, activeMs: s.activeMs },
-        })
-      } finally {
-        await db.drop()
-      }
+        rows.push(await gpuOutcome(db.pool, n, c.name, r, gpu.stats()))
+      })
     }
   } finally {
     await kafka.close()
@@ -197,7 +195,6 @@ export async function versusGpuFileScenario(): Promise<void> {
   const gpu = await startMockGpu({ capacity: CAPACITY, callMs: CALL_MS, docMs: DOC_MS, over: 'reset' })
   const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-versus-gpu-file-'))
   const input = writeSampleJsonl(work, n)
-  const settings = loadSettings({}, { LR_MYSQL_URL: 'mysql://root@127.0.0.1/x' })
   const lrEnv = (dbUrl: string) => ({
     LR_MYSQL_URL: dbUrl,
     LR_NER_URL: gpu.url,
@@ -232,36 +229,15 @@ export async function versusGpuFileScenario(): Promise<void> {
   const runs = new Map<string, Outcome[]>()
   try {
     for (let round = 0; round < rounds; round++) {
-      const order = contenders.map(
-        (_, i) => contenders[(i + round) % contenders.length] as (typeof contenders)[number],
-      )
-      for (const c of order) {
-        const db = await benchDatabase('vgpuf')
-        try {
-          await createResultTables(db.pool, settings)
-          await createSourceTable(db.pool, settings)
+      for (const c of rotated(contenders, round)) {
+        await withTables('vgpuf', async (db) => {
           gpu.resetStats()
           const r = await c.run(db.url)
-          const s = gpu.stats()
-          const [[row]] = await db.pool.query<RowDataPacket[]>(
-            'SELECT COUNT(DISTINCT doc_id) AS n FROM doc_ent_map',
-          )
-          const [[dead]] = await db.pool.query<RowDataPacket[]>(
-            'SELECT COUNT(DISTINCT doc_id) AS n FROM doc_failures',
-          )
-          const docsOk = Number(row?.n)
-          const list = runs.get(c.name) ?? []
-          list.push({
-            ...r,
-            name: c.name,
-            docsOk,
-            docsLost: n - docsOk - Number(dead?.n ?? 0),
-            gpu: { calls: s.calls, rejected: s.rejected, busyMs: s.busyMs, activeMs: s.activeMs },
-          })
-          runs.set(c.name, list)
-        } finally {
-          await db.drop()
-        }
+          runs.set(c.name, [
+            ...(runs.get(c.name) ?? []),
+            await gpuOutcome(db.pool, n, c.name, r, gpu.stats()),
+          ])
+        })
       }
     }
   } finally {
@@ -314,7 +290,6 @@ export async function versusSinkScenario(): Promise<void> {
   const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-versus-sink-'))
   const input = writeSampleJsonl(work, n)
   const rows: { name: string; seconds: number; docs: number; maxRssKb: number }[] = []
-  const settings = loadSettings({}, { LR_MYSQL_URL: 'mysql://root@127.0.0.1/x' })
   const count = async (pool: import('mysql2/promise').Pool) => {
     const [[r]] = await pool.query<RowDataPacket[]>('SELECT COUNT(DISTINCT doc_id) AS n FROM doc_ent_map')
     return Number(r?.n)
@@ -361,22 +336,11 @@ export async function versusSinkScenario(): Promise<void> {
       ]
     const runs = new Map<string, { seconds: number; docs: number; maxRssKb: number }[]>()
     for (let round = 0; round < rounds; round++) {
-      // Rotate who goes first, so drift in the machine spreads over all.
-      const order = contenders.map(
-        (_, i) => contenders[(i + round) % contenders.length] as (typeof contenders)[number],
-      )
-      for (const c of order) {
-        const db = await benchDatabase('vsink')
-        try {
-          await createResultTables(db.pool, settings)
-          await createSourceTable(db.pool, settings)
+      for (const c of rotated(contenders, round)) {
+        await withTables('vsink', async (db) => {
           const r = await c.run(db.url)
-          const list = runs.get(c.name) ?? []
-          list.push({ ...r, docs: await count(db.pool) })
-          runs.set(c.name, list)
-        } finally {
-          await db.drop()
-        }
+          runs.set(c.name, [...(runs.get(c.name) ?? []), { ...r, docs: await count(db.pool) }])
+        })
       }
     }
     for (const c of contenders) {
@@ -389,33 +353,23 @@ export async function versusSinkScenario(): Promise<void> {
       })
     }
     // The original scripts: once (they are an order of magnitude slower).
-    {
-      const db = await benchDatabase('vsink')
-      try {
-        await createResultTables(db.pool, settings)
-        await createSourceTable(db.pool, settings)
-        const r = await runTimed(baseline('original'), [], {
-          BENCH_ORIGINAL: JSON.stringify({
-            source: { kind: 'file', path: input },
-            processes: 6,
-            mysqlUrl: db.url,
-            nerUrl: null,
-          }),
-        })
-        rows.push({
-          name: 'original: 6 processes, row by row (one round)',
-          seconds: r.seconds,
-          docs: await count(db.pool),
-          maxRssKb: r.maxRssKb + (lastJson(r.stdout).childMaxRssKb ?? 0),
-        })
-      } finally {
-        await db.drop()
-      }
-    }
-    const db = await benchDatabase('vsink')
-    try {
-      await createResultTables(db.pool, settings)
-      await createSourceTable(db.pool, settings)
+    await withTables('vsink', async (db) => {
+      const r = await runTimed(baseline('original'), [], {
+        BENCH_ORIGINAL: JSON.stringify({
+          source: { kind: 'file', path: input },
+          processes: 6,
+          mysqlUrl: db.url,
+          nerUrl: null,
+        }),
+      })
+      rows.push({
+        name: 'original: 6 processes, row by row (one round)',
+        seconds: r.seconds,
+        docs: await count(db.pool),
+        maxRssKb: r.maxRssKb + (lastJson(r.stdout).childMaxRssKb ?? 0),
+      })
+    })
+    await withTables('vsink', async (db) => {
       const tsv = path.join(work, 'rows.tsv')
       writeFileSync(
         tsv,
@@ -430,9 +384,7 @@ export async function versusSinkScenario(): Promise<void> {
         docs: await count(db.pool),
         maxRssKb: 0,
       })
-    } finally {
-      await db.drop()
-    }
+    })
   } finally {
     rmSync(work, { recursive: true, force: true })
   }

@@ -87,39 +87,36 @@ export async function startWorkers(opts: {
       (err: unknown) => err,
     )
   // A service waits for its database: one line when it is unreachable, one when it is back.
-  const sinkReady = sinkLoaded
-    .then((sink) =>
-      retry(
-        'preparing the sink',
-        () => sink.init(),
-        {
-          attempts: Number.POSITIVE_INFINITY,
-          baseMs: 500,
-          capMs: 10_000,
-          maxExponent: 6,
-          onRetry: ({ err }) => outages.failed('sink', err, 'claimed batches wait for it'),
-        },
-        opts.signal,
-      ),
+  // Resolves to the sink once it is ready.
+  const sinkReady = sinkLoaded.then(async (sink) => {
+    await retry(
+      'preparing the sink',
+      () => sink.init(),
+      {
+        attempts: Number.POSITIVE_INFINITY,
+        baseMs: 500,
+        capMs: 10_000,
+        maxExponent: 6,
+        onRetry: ({ err }) => outages.failed('sink', err, 'claimed batches wait for it'),
+      },
+      opts.signal,
     )
-    .then(() => {
-      outages.ok('sink')
-      mark('sinkReady')
-    })
+    outages.ok('sink')
+    mark('sinkReady')
+    return sink
+  })
   // If MySQL was away at start, the mapping's table is prepared again once the sink has reached it.
   const mappingReady = sinkReady.then(async () => {
-    if ((await mapperReady) !== null) await (await mapperLoaded).init()
+    const mapper = await mapperLoaded
+    if ((await mapperReady) !== null) await mapper.init()
     mark('mappingReady')
+    return mapper
   })
+  // Their failures are reported where start-up awaits them (below), not as unhandled rejections.
   sinkReady.catch(() => {})
   mappingReady.catch(() => {})
-  const sinkUsable = sinkReady.then(() => sinkLoaded)
-  const mapperUsable = mappingReady.then(() => mapperLoaded)
-  // Their failures are reported where start-up awaits them (below), not as unhandled rejections.
-  sinkUsable.catch(() => {})
-  mapperUsable.catch(() => {})
-  const sink = sinkAfter(sinkOf(settings), sinkUsable)
-  const mapper = mapperAfter(mapperUsable)
+  const sink = sinkAfter(sinkOf(settings), sinkReady)
+  const mapper = mapperAfter(mappingReady)
   // The recognizer (its worker threads, or the HTTP client) starts while the database answers.
   const recognizer = await createRecognizer(settings)
   releasers.push('recognizer', () => recognizer.close())
@@ -201,9 +198,8 @@ export async function startWorkers(opts: {
   }
   mark('workersStarted')
   // A table that does not fit (say) stops here with its one line; the releasers give the claims back.
-  await sinkReady
-  await mappingReady
-  const [{ kind: sinkKind }, { kind: mappingKind }] = await Promise.all([sinkLoaded, mapperLoaded])
+  const { kind: sinkKind } = await sinkReady
+  const { kind: mappingKind } = await mappingReady
   log.info(
     {
       workers: settings.workers,

@@ -116,8 +116,8 @@ export class MysqlSink implements Sink {
   }
 
   /** One transaction for the group's rows; a single statement (autocommit) when they fit in one. */
-  private async commit(group: { batchId: string; rows: unknown[][] }[]): Promise<void> {
-    const rows = group.length === 1 ? (group[0] as Pending).rows : group.flatMap((p) => p.rows)
+  private async commit(group: BatchRows[]): Promise<void> {
+    const rows = group.length === 1 ? (group[0] as BatchRows).rows : group.flatMap((p) => p.rows)
     const chunks = [...chunkRows(rows)]
     let conn: Awaited<ReturnType<Pool['getConnection']>> | undefined
     try {
@@ -140,7 +140,7 @@ export class MysqlSink implements Sink {
       conn = undefined
       const what =
         group.length === 1
-          ? `batch ${(group[0] as Pending).batchId}: inserting ${rows.length} rows`
+          ? `batch ${(group[0] as BatchRows).batchId}: inserting ${rows.length} rows`
           : `batches ${group.map((p) => p.batchId).join(', ')}: inserting ${rows.length} rows`
       throw sinkError(err, what)
     } finally {
@@ -166,26 +166,28 @@ export class MysqlSink implements Sink {
   }
 }
 
-interface Pending {
+interface BatchRows {
   batchId: string
   rows: unknown[][]
+}
+
+/** A write waiting for its group's commit. */
+interface Pending extends BatchRows {
   resolve: () => void
   reject: (err: unknown) => void
 }
 
 /** Rows of several batches per group, up to one statement's worth (a batch is never split across groups). */
-const GROUP_ROWS = ROWS_PER_STATEMENT
-const GROUP_BYTES = BYTES_PER_STATEMENT
-
 function takeGroup(waiting: Pending[]): Pending[] {
-  const group: Pending[] = [waiting.shift() as Pending]
-  let rows = (group[0] as Pending).rows.length
-  let bytes = rowsBytes((group[0] as Pending).rows)
-  while (waiting.length > 0) {
-    const next = waiting[0] as Pending
+  const first = waiting.shift() as Pending
+  const group = [first]
+  let rows = first.rows.length
+  let bytes = rowsBytes(first.rows)
+  for (let next = waiting[0]; next !== undefined; next = waiting[0]) {
     const b = rowsBytes(next.rows)
-    if (rows + next.rows.length > GROUP_ROWS || bytes + b > GROUP_BYTES) break
-    group.push(waiting.shift() as Pending)
+    if (rows + next.rows.length > ROWS_PER_STATEMENT || bytes + b > BYTES_PER_STATEMENT) break
+    group.push(next)
+    waiting.shift()
     rows += next.rows.length
     bytes += b
   }

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { open, rename, unlink } from 'node:fs/promises'
 import path from 'node:path'
+import { isNotFound } from '../core/errors.js'
 
 /**
  * Write a file so that readers see either nothing or the whole content:
@@ -17,10 +18,9 @@ export async function writeFileAtomic(
   data: Uint8Array | string,
   opts: { durable?: boolean } = {},
 ): Promise<void> {
-  const durable = opts.durable ?? true
   const dir = path.dirname(file)
   const tmp = path.join(dir, `.tmp-${path.basename(file)}-${randomBytes(4).toString('hex')}`)
-  if (!durable) {
+  if (opts.durable === false) {
     writeAndRenameSync(tmp, file, data)
     return
   }
@@ -28,7 +28,7 @@ export async function writeFileAtomic(
   try {
     handle = await open(tmp, 'wx')
     await handle.writeFile(data)
-    if (durable) await handle.sync()
+    await handle.sync()
     await handle.close()
     handle = undefined
     await rename(tmp, file)
@@ -37,7 +37,7 @@ export async function writeFileAtomic(
     await unlink(tmp).catch(() => {})
     throw err
   }
-  if (durable) await fsyncDir(dir)
+  await fsyncDir(dir)
 }
 
 /**
@@ -68,6 +68,17 @@ function writeAndRenameSync(tmp: string, file: string, data: Uint8Array | string
     try {
       unlinkSync(tmp)
     } catch {}
+    throw err
+  }
+}
+
+/** unlink, synchronously (a hot-path call); true when this call removed it, false when it was gone already. */
+export function unlinkIfThere(file: string): boolean {
+  try {
+    unlinkSync(file)
+    return true
+  } catch (err) {
+    if (isNotFound(err)) return false
     throw err
   }
 }
@@ -116,7 +127,7 @@ export async function syncFiles(dir: string, files: string[]): Promise<void> {
       try {
         handle = await open(file, 'r')
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+        if (isNotFound(err)) return
         throw err
       }
       try {

@@ -4,7 +4,7 @@ import { open, stat, utimes } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { ClaimLostError, isNotFound } from '../core/errors.js'
-import { writeAllSync, writeFileAtomic } from './atomic.js'
+import { unlinkIfThere, writeAllSync, writeFileAtomic } from './atomic.js'
 import type { Layout } from './layout.js'
 
 /**
@@ -142,17 +142,6 @@ function unlinkQuiet(file: string): void {
   try {
     unlinkSync(file)
   } catch {}
-}
-
-/** unlink; true when this call removed it, false when it was gone already. */
-function unlinkIfThere(file: string): boolean {
-  try {
-    unlinkSync(file)
-    return true
-  } catch (err) {
-    if (isNotFound(err)) return false
-    throw err
-  }
 }
 
 /** A claim this process holds on a batch. */

@@ -1,8 +1,8 @@
-import { readFileSync, unlinkSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { Packr } from 'msgpackr'
 import type { Recognized } from '../core/contracts.js'
 import { isNotFound } from '../core/errors.js'
-import { writeFileAtomic } from './atomic.js'
+import { unlinkIfThere, writeFileAtomic } from './atomic.js'
 import { type Layout, milestoneFile } from './layout.js'
 
 /**
@@ -56,9 +56,5 @@ export async function saveMilestone(
 }
 
 export async function deleteMilestone(layout: Layout, id: string): Promise<void> {
-  try {
-    unlinkSync(milestoneFile(layout, id))
-  } catch (err) {
-    if (!isNotFound(err)) throw err
-  }
+  unlinkIfThere(milestoneFile(layout, id))
 }

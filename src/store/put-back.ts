@@ -1,7 +1,7 @@
-import { readFileSync, unlinkSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import type { Doc } from '../core/contracts.js'
 import { BatchCorruptError, isNotFound } from '../core/errors.js'
-import { writeFileAtomic } from './atomic.js'
+import { unlinkIfThere, writeFileAtomic } from './atomic.js'
 import { readBatchFile, writeBatchFile } from './batch-file.js'
 import { attemptsFile, type Layout, leftFile, newBatchId } from './layout.js'
 import { dropForSetAside, type Marker, putBack, readMarker, sameClaim } from './markers.js'
@@ -55,14 +55,6 @@ async function writePutBacks(layout: Layout, id: string, history: PutBack[]): Pr
 /** A batch is done (or gone): its put-back history is no longer needed. */
 export async function clearPutBacks(layout: Layout, id: string): Promise<void> {
   unlinkIfThere(attemptsFile(layout, id))
-}
-
-function unlinkIfThere(file: string): void {
-  try {
-    unlinkSync(file)
-  } catch (err) {
-    if (!isNotFound(err)) throw err
-  }
 }
 
 /** The batch file is replaced by others (or by a dead/ entry): file, marker and history go, in that order. */

@@ -227,20 +227,19 @@ export class ClaimQueue implements Service {
         const again = await this.claimOne(worker)
         if (again) return again
       }
+      let waitMs = this.opts.rescanMs
       if (untilDrained && this.deferred.size === 0) {
-        if (await this.isDrained()) return null
+        const state = await this.drainState()
+        if (state === 'drained') return null
         // A writer (enqueue) is still filling left/: look again soon rather than at the next rescan.
-        if (this.wakeups === seen && liveWriters(this.opts.layout).length > 0) {
-          await this.waitForWork(signal, WRITER_POLL_MS)
-          continue
-        }
+        if (state === 'writer') waitMs = WRITER_POLL_MS
       }
-      if (this.wakeups === seen) await this.waitForWork(signal)
+      if (this.wakeups === seen) await this.waitForWork(signal, waitMs)
     }
     return null
   }
 
-  private waitForWork(signal: AbortSignal, ms = this.opts.rescanMs): Promise<void> {
+  private waitForWork(signal: AbortSignal, ms: number): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer)
@@ -256,14 +255,18 @@ export class ClaimQueue implements Service {
 
   /** Nothing unclaimed in left/, no batch in left/ whose marker says claimed, and no writer (enqueue) still at it. */
   async isDrained(): Promise<boolean> {
+    return (await this.drainState()) === 'drained'
+  }
+
+  private async drainState(): Promise<'drained' | 'writer' | 'work'> {
     const { layout } = this.opts
-    if (liveWriters(layout).length > 0) return false
+    if (liveWriters(layout).length > 0) return 'writer'
     const scan = await scanSpool(layout)
-    if (pendingIds(scan).length > 0) return false
+    if (pendingIds(scan).length > 0) return 'work'
     for (const id of markedIds(scan)) {
       const marker = await readMarker(layout, id)
-      if (marker === null || marker.state === 'claimed') return false
+      if (marker === null || marker.state === 'claimed') return 'work'
     }
-    return true
+    return 'drained'
   }
 }
