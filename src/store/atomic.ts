@@ -1,9 +1,19 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { open, rename, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import { isNotFound } from '../core/errors.js'
+
+/** Random once per process; a counter after it. */
+const processTag = randomBytes(4).toString('hex')
+let sequence = 0
+
+/**
+ * A name part no other write or claim on this host has used: random per process, then a
+ * counter (a random draw per call cost ~25 us of the main thread per batch: two per batch).
+ */
+export const uniqueTag = (): string => `${processTag}${(++sequence).toString(36)}`
 
 /**
  * Write a file so that readers see either nothing or the whole content:
@@ -19,7 +29,7 @@ export async function writeFileAtomic(
   opts: { durable?: boolean } = {},
 ): Promise<void> {
   const dir = path.dirname(file)
-  const tmp = path.join(dir, `.tmp-${path.basename(file)}-${randomBytes(4).toString('hex')}`)
+  const tmp = path.join(dir, `.tmp-${path.basename(file)}-${uniqueTag()}`)
   if (opts.durable === false) {
     writeAndRenameSync(tmp, file, data)
     return
@@ -81,6 +91,27 @@ export function unlinkIfThere(file: string): boolean {
     if (isNotFound(err)) return false
     throw err
   }
+}
+
+/**
+ * Probes for files that are almost always absent (a batch's put-back history, its milestone):
+ * existsSync first, because a failed open or unlink throws, and the thrown error cost ~15 us
+ * of the main thread per probe (four per batch); existsSync ~3 us. A file removed between
+ * the two calls is still handled as absent.
+ */
+export function readIfPresent(file: string): Buffer | null {
+  if (!existsSync(file)) return null
+  try {
+    return readFileSync(file)
+  } catch (err) {
+    if (isNotFound(err)) return null
+    throw err
+  }
+}
+
+/** unlinkIfThere for a file that is almost always absent (see readIfPresent). */
+export function unlinkIfPresent(file: string): boolean {
+  return existsSync(file) && unlinkIfThere(file)
 }
 
 /** write(2) until all of `data` is written (a short write is legal). */

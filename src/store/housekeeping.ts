@@ -43,7 +43,11 @@ export async function compactDoneMarkers(
   return moved
 }
 
-async function filesByAge(dir: string): Promise<{ file: string; mtimeMs: number; size: number }[]> {
+/** The files of `dir` whose name passes `want`, oldest first (only those are stat'ed: left/ may hold thousands). */
+async function filesByAge(
+  dir: string,
+  want: (name: string) => boolean = () => true,
+): Promise<{ file: string; mtimeMs: number; size: number }[]> {
   let names: string[]
   try {
     names = await readdir(dir)
@@ -52,7 +56,7 @@ async function filesByAge(dir: string): Promise<{ file: string; mtimeMs: number;
     throw err
   }
   const out: { file: string; mtimeMs: number; size: number }[] = []
-  for (const name of names) {
+  for (const name of names.filter(want)) {
     const file = path.join(dir, name)
     const s = await stat(file).catch(() => null)
     if (s?.isFile()) out.push({ file, mtimeMs: s.mtimeMs, size: s.size })
@@ -81,8 +85,8 @@ export async function pruneArchive(layout: Layout, archiveDays: number, now = Da
 export async function removeOrphanTemps(layout: Layout, now = Date.now()): Promise<number> {
   let freed = 0
   for (const dir of [layout.left, layout.right, layout.state, layout.milestones]) {
-    for (const f of await filesByAge(dir)) {
-      if (!isTempName(path.basename(f.file)) || now - f.mtimeMs < ORPHAN_TMP_MS) continue
+    for (const f of await filesByAge(dir, isTempName)) {
+      if (now - f.mtimeMs < ORPHAN_TMP_MS) continue
       await removeIfThere(f.file)
       freed += f.size
     }

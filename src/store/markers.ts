@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto'
 import { closeSync, openSync, readFileSync, unlinkSync } from 'node:fs'
 import { open, stat, utimes } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { ClaimLostError, isNotFound } from '../core/errors.js'
-import { unlinkIfThere, writeAllSync, writeFileAtomic } from './atomic.js'
+import { uniqueTag, unlinkIfThere, writeAllSync, writeFileAtomic } from './atomic.js'
 import type { Layout } from './layout.js'
 
 /**
@@ -213,7 +212,7 @@ export async function tryClaim(layout: Layout, id: string, worker: string): Prom
     host: hostname(),
     pid: process.pid,
     worker,
-    claim: randomBytes(6).toString('hex'),
+    claim: uniqueTag(),
     claimedAt: new Date().toISOString(),
   }
   return (await createMarker(layout, id, marker, false)) ? new Claim(layout, id, marker) : null

@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs'
 import { Packr } from 'msgpackr'
 import type { Recognized } from '../core/contracts.js'
-import { isNotFound } from '../core/errors.js'
-import { unlinkIfThere, writeFileAtomic } from './atomic.js'
+import { readIfPresent, unlinkIfPresent, writeFileAtomic } from './atomic.js'
 import { type Layout, milestoneFile } from './layout.js'
 
 /**
@@ -24,14 +22,9 @@ export async function loadMilestone(
   recognizer: string,
 ): Promise<Map<string, Recognized>> {
   const found = new Map<string, Recognized>()
-  let data: Buffer
-  try {
-    // Synchronous: asked for every batch, and usually absent (store/atomic.ts says why).
-    data = readFileSync(milestoneFile(layout, id))
-  } catch (err) {
-    if (isNotFound(err)) return found
-    throw err
-  }
+  // Synchronous: asked for every batch, and usually absent (store/atomic.ts says why).
+  const data = readIfPresent(milestoneFile(layout, id))
+  if (data === null) return found
   try {
     const m = packr.unpack(data) as MilestoneFile
     // A milestone from another recognizer does not stand for this one's output.
@@ -56,5 +49,5 @@ export async function saveMilestone(
 }
 
 export async function deleteMilestone(layout: Layout, id: string): Promise<void> {
-  unlinkIfThere(milestoneFile(layout, id))
+  unlinkIfPresent(milestoneFile(layout, id))
 }

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs'
 import type { Doc } from '../core/contracts.js'
-import { BatchCorruptError, isNotFound } from '../core/errors.js'
-import { unlinkIfThere, writeFileAtomic } from './atomic.js'
+import { BatchCorruptError } from '../core/errors.js'
+import { readIfPresent, unlinkIfPresent, unlinkIfThere, writeFileAtomic } from './atomic.js'
 import { readBatchFile, writeBatchFile } from './batch-file.js'
 import { attemptsFile, type Layout, leftFile, newBatchId } from './layout.js'
 import { dropForSetAside, type Marker, putBack, readMarker, sameClaim } from './markers.js'
@@ -36,15 +35,10 @@ export type PutBackOutcome =
 
 /** A batch's put-back history (state/attempts/<id>.json); empty when it has none. */
 export async function readPutBacks(layout: Layout, id: string): Promise<PutBack[]> {
-  let text: string
-  try {
-    // Synchronous: asked for every batch, and almost always absent (store/atomic.ts says why).
-    text = readFileSync(attemptsFile(layout, id), 'utf8')
-  } catch (err) {
-    if (isNotFound(err)) return []
-    throw err
-  }
-  const parsed = JSON.parse(text) as unknown
+  // Synchronous: asked for every batch, and almost always absent (store/atomic.ts says why).
+  const data = readIfPresent(attemptsFile(layout, id))
+  if (data === null) return []
+  const parsed = JSON.parse(data.toString('utf8')) as unknown
   return Array.isArray(parsed) ? (parsed as PutBack[]) : []
 }
 
@@ -54,7 +48,7 @@ async function writePutBacks(layout: Layout, id: string, history: PutBack[]): Pr
 
 /** A batch is done (or gone): its put-back history is no longer needed. */
 export async function clearPutBacks(layout: Layout, id: string): Promise<void> {
-  unlinkIfThere(attemptsFile(layout, id))
+  unlinkIfPresent(attemptsFile(layout, id))
 }
 
 /** The batch file is replaced by others (or by a dead/ entry): file, marker and history go, in that order. */
