@@ -1,13 +1,15 @@
 import { type Settings, sinkOf } from '../core/config.js'
-import type { Mapper, PipelineObserver, Sink } from '../core/contracts.js'
+import type { Mapper, PipelineObserver, Recognizer, Sink } from '../core/contracts.js'
+import { AbortedError } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
 import { Outages } from '../core/outages.js'
 import type { Releasers } from '../core/releasers.js'
 import { retry } from '../core/retry.js'
+import { sleep } from '../core/sleep.js'
 import { createMapper } from '../map/create.js'
 import { rememberedLimit, writeGpuStateEverySecond } from '../ops/gpu-state.js'
 import { Janitor, janitorOptions } from '../ops/janitor.js'
-import { createRecognizer } from '../recognize/create.js'
+import { checkRecognizerSettings, createRecognizer } from '../recognize/create.js'
 import { GpuCap } from '../recognize/gpu-cap.js'
 import { createSink } from '../sink/create.js'
 import { ensureLayout, layoutOf } from '../store/layout.js'
@@ -21,6 +23,24 @@ function sinkAfter(kind: string, ready: Promise<Sink>): Sink {
     init: async () => (await ready).init(),
     write: async (batchId, results) => (await ready).write(batchId, results),
     recordFailures: async (failures) => (await ready).recordFailures(failures),
+    close: async () => (await ready).close(),
+  }
+}
+
+/**
+ * The recognizer, its calls held until `ready` (its module and threads load after the first
+ * claims). If it fails to load, start-up stops with that error, and the calls wait to be
+ * aborted by the stop: a document is never set aside for it.
+ */
+function recognizerAfter(kind: string, ready: Promise<Recognizer>): Recognizer {
+  const loaded = (signal: AbortSignal): Promise<Recognizer> =>
+    ready.catch(async () => {
+      await sleep(2 ** 31 - 1, signal)
+      throw new AbortedError('the recognizer did not load')
+    })
+  return {
+    kind,
+    recognize: async (docs, signal) => (await loaded(signal)).recognize(docs, signal),
     close: async () => (await ready).close(),
   }
 }
@@ -52,12 +72,13 @@ export async function startWorkers(opts: {
     startup[step] = Math.round(performance.now())
   }
   mark('begin')
+  checkRecognizerSettings(settings)
   const layout = layoutOf(settings.dataDir)
   await ensureLayout(layout)
-  // The sink's and the mapping's client modules (mysql2: ~0.1 s of loading on the main thread)
-  // load, and their tables are prepared, once the workers have taken their first claims: the
-  // workers read and recognise meanwhile (in threads, or on the entity service), and storing
-  // waits for them (sinkAfter).
+  // The recognizer's, the sink's and the mapping's modules (mysql2: ~0.1 s of loading on the main
+  // thread; piscina and its threads) load, and the tables are prepared, once the workers have
+  // taken their first claims: the workers read meanwhile, and recognising and storing wait for
+  // them (recognizerAfter, sinkAfter).
   let wanted = false
   let loadParts: () => void = () => {}
   const partsWanted = new Promise<void>((resolve) => {
@@ -68,14 +89,23 @@ export async function startWorkers(opts: {
   })
   const sinkLoaded = partsWanted.then(() => createSink(settings, layout, log.child({ component: 'sink' })))
   const mapperLoaded = partsWanted.then(() => createMapper(settings, log.child({ component: 'mapper' })))
+  const recognizerLoaded = partsWanted.then(async () => {
+    const r = await createRecognizer(settings)
+    mark('recognizerReady')
+    return r
+  })
   sinkLoaded.catch(() => {})
   mapperLoaded.catch(() => {})
+  recognizerLoaded.catch(() => {})
   // (Never loaded when start-up failed before the workers: nothing to close then.)
   releasers.push('sink', async () => {
     if (wanted) await sinkLoaded.then((sink) => sink.close()).catch(() => {})
   })
   releasers.push('mapper', async () => {
     if (wanted) await mapperLoaded.then((mapper) => mapper.close()).catch(() => {})
+  })
+  releasers.push('recognizer', async () => {
+    if (wanted) await recognizerLoaded.then((r) => r.close()).catch(() => {})
   })
   // The mapping's table is prepared beside the sink's (both may be MySQL: two round trips at
   // once, not one after the other). If MySQL is away at start, it is prepared again below,
@@ -117,10 +147,7 @@ export async function startWorkers(opts: {
   mappingReady.catch(() => {})
   const sink = sinkAfter(sinkOf(settings), sinkReady)
   const mapper = mapperAfter(mappingReady)
-  // The recognizer (its worker threads, or the HTTP client) starts while the database answers.
-  const recognizer = await createRecognizer(settings)
-  releasers.push('recognizer', () => recognizer.close())
-  mark('recognizerReady')
+  const recognizer = recognizerAfter(settings.recognizer, recognizerLoaded)
   const queue = new ClaimQueue({
     layout,
     log: log.child({ component: 'claim' }),
@@ -197,6 +224,8 @@ export async function startWorkers(opts: {
     loadParts()
   }
   mark('workersStarted')
+  // A recognizer that cannot load stops start-up here, before anything waits on the database.
+  await recognizerLoaded
   // A table that does not fit (say) stops here with its one line; the releasers give the claims back.
   const { kind: sinkKind } = await sinkReady
   const { kind: mappingKind } = await mappingReady

@@ -12,6 +12,12 @@ class NoRecognizer implements Recognizer {
   async close(): Promise<void> {}
 }
 
+/** A setting the recognizer cannot start with, found before anything is loaded (one line, exit 2). */
+export function checkRecognizerSettings(settings: Settings): void {
+  if (settings.recognizer === 'http' && !settings.nerUrl)
+    throw new ConfigError('LR_RECOGNIZER=http needs LR_NER_URL')
+}
+
 /** Each kind's module (worker threads, the HTTP client) is loaded only when that kind is used. */
 export async function createRecognizer(settings: Settings): Promise<Recognizer> {
   switch (settings.recognizer) {

@@ -1,4 +1,4 @@
-import { type FSWatcher, watch } from 'chokidar'
+import type { FSWatcher } from 'chokidar'
 import type { Service } from '../core/contracts.js'
 import type { Logger } from '../core/log.js'
 import { classifyLeftName, type Layout } from '../store/layout.js'
@@ -36,9 +36,12 @@ export class ClaimQueue implements Service {
   private readonly deferred = new Map<string, number>()
   private readonly warnedNames = new Set<string>()
   private readonly waiters = new Set<() => void>()
-  private watcher: FSWatcher | null = null
-  /** Settles at the watcher's 'ready' (or error): see closeWatcher. */
-  private watcherReady: Promise<void> = Promise.resolve()
+  /** The watch of left/, while one is wanted: its watcher once made, settling at 'ready' (see closeWatcher). */
+  private watch: { gen: number; watcher: FSWatcher | null; ready: Promise<void> } | null = null
+  private watchGen = 0
+  /** Settles at the first next() (or stop): the watch opens after the first claims. */
+  private readonly firstNext: Promise<void>
+  private onFirstNext: () => void = () => {}
   private stopped = false
   private timer: NodeJS.Timeout | null = null
   private refreshing: Promise<void> | null = null
@@ -48,6 +51,9 @@ export class ClaimQueue implements Service {
 
   constructor(opts: ClaimQueueOptions) {
     this.opts = opts
+    this.firstNext = new Promise((resolve) => {
+      this.onFirstNext = resolve
+    })
   }
 
   async start(): Promise<void> {
@@ -59,6 +65,7 @@ export class ClaimQueue implements Service {
 
   async stop(): Promise<void> {
     this.stopped = true
+    this.onFirstNext()
     if (this.timer) clearInterval(this.timer)
     this.timer = null
     await this.closeWatcher()
@@ -75,41 +82,54 @@ export class ClaimQueue implements Service {
   private adjustWatch(): void {
     if (this.opts.watch === false || this.stopped) return
     const n = this.candidates.size
-    if (!this.watcher && n < WATCH_ON_BELOW) this.openWatcher()
-    else if (this.watcher && n > WATCH_OFF_ABOVE) void this.closeWatcher()
+    if (!this.watch && n < WATCH_ON_BELOW) this.openWatcher()
+    else if (this.watch && n > WATCH_OFF_ABOVE) void this.closeWatcher()
   }
 
   private openWatcher(): void {
-    const watcher = watch(this.opts.layout.left, { ignoreInitial: true, depth: 0 })
-    this.watcher = watcher
-    this.watcherReady = new Promise<void>((resolve) => {
-      watcher.once('ready', resolve)
-      watcher.once('error', () => resolve())
-    })
-    watcher.on('add', (file: string) => this.onAdd(file))
-    watcher.on('error', (err: unknown) => this.opts.log.warn({ err }, 'watch error; relying on rescans'))
-    // Files that arrived between the last rescan and the watch being in place.
-    watcher.on('ready', () => {
-      if (this.watcher === watcher) this.refreshAndWake()
-    })
+    const gen = ++this.watchGen
+    const entry: { gen: number; watcher: FSWatcher | null; ready: Promise<void> } = {
+      gen,
+      watcher: null,
+      ready: Promise.resolve(),
+    }
+    const current = (): boolean => this.watch?.gen === gen
+    entry.ready = (async () => {
+      // chokidar loads once the workers have asked for their first claims: ~30 ms of start-up
+      // (loading it, its first scan of left/) that need not come first.
+      await this.firstNext
+      await new Promise((resolve) => setImmediate(resolve))
+      const { watch } = await import('chokidar')
+      if (!current()) return
+      const watcher = watch(this.opts.layout.left, { ignoreInitial: true, depth: 0 })
+      entry.watcher = watcher
+      watcher.on('add', (file: string) => this.onAdd(file))
+      watcher.on('error', (err: unknown) => this.opts.log.warn({ err }, 'watch error; relying on rescans'))
+      await new Promise<void>((resolve) => {
+        watcher.once('ready', resolve)
+        watcher.once('error', () => resolve())
+      })
+      // Files that arrived between the last rescan and the watch being in place.
+      if (current()) this.refreshAndWake()
+    })().catch((err: unknown) => this.opts.log.warn({ err }, 'watch not started; relying on rescans'))
+    this.watch = entry
   }
 
   private async closeWatcher(): Promise<void> {
-    const watcher = this.watcher
-    const ready = this.watcherReady
-    this.watcher = null
-    if (!watcher) return
+    const entry = this.watch
+    this.watch = null
+    if (!entry) return
     // A close() before 'ready' can leave a watch behind that keeps the process up
     // (paulmillr/chokidar#434; seen as a `start --once` that never exited): wait for it, briefly.
     let timer: NodeJS.Timeout | undefined
-    await Promise.race([ready, new Promise<void>((r) => (timer = setTimeout(r, 2000)))])
+    await Promise.race([entry.ready, new Promise<void>((r) => (timer = setTimeout(r, 2000)))])
     clearTimeout(timer)
-    await watcher.close()
+    await entry.watcher?.close()
   }
 
   /** Is left/ being watched right now (few candidates) or left to rescans (a backlog)? */
   get watching(): boolean {
-    return this.watcher !== null
+    return this.watch !== null
   }
 
   private onAdd(file: string): void {
@@ -217,6 +237,7 @@ export class ClaimQueue implements Service {
    * once nothing is pending and nothing is claimed anywhere in this data dir.
    */
   async next(worker: string, signal: AbortSignal, untilDrained = false): Promise<Claim | null> {
+    this.onFirstNext()
     while (!signal.aborted) {
       // A wake() that lands while this loop looks (before it waits) must not be lost.
       const seen = this.wakeups
