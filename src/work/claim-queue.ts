@@ -16,6 +16,12 @@ export interface ClaimQueueOptions {
   watch?: boolean
 }
 
+/** A watch of left/: its watcher once chokidar has loaded; `ready` settles at the watcher's 'ready'. */
+interface WatchEntry {
+  watcher: FSWatcher | null
+  ready: Promise<void>
+}
+
 /** Watch left/ when fewer candidates than this wait; stop watching above WATCH_OFF_ABOVE. */
 export const WATCH_ON_BELOW = 128
 export const WATCH_OFF_ABOVE = 512
@@ -37,8 +43,7 @@ export class ClaimQueue implements Service {
   private readonly warnedNames = new Set<string>()
   private readonly waiters = new Set<() => void>()
   /** The watch of left/, while one is wanted: its watcher once made, settling at 'ready' (see closeWatcher). */
-  private watch: { gen: number; watcher: FSWatcher | null; ready: Promise<void> } | null = null
-  private watchGen = 0
+  private watch: WatchEntry | null = null
   /** Settles at the first next() (or stop): the watch opens after the first claims. */
   private readonly firstNext: Promise<void>
   private onFirstNext: () => void = () => {}
@@ -87,13 +92,8 @@ export class ClaimQueue implements Service {
   }
 
   private openWatcher(): void {
-    const gen = ++this.watchGen
-    const entry: { gen: number; watcher: FSWatcher | null; ready: Promise<void> } = {
-      gen,
-      watcher: null,
-      ready: Promise.resolve(),
-    }
-    const current = (): boolean => this.watch?.gen === gen
+    const entry: WatchEntry = { watcher: null, ready: Promise.resolve() }
+    const current = (): boolean => this.watch === entry
     entry.ready = (async () => {
       // chokidar loads once the workers have asked for their first claims: ~30 ms of start-up
       // (loading it, its first scan of left/) that need not come first.
