@@ -56,6 +56,13 @@ async function gpuOutcome(
   }
 }
 
+/** Table cells shared by the GPU-bound scenarios. */
+const rate = (r: Outcome): number => r.docsOk / r.seconds
+const versus = (r: Outcome, base: Outcome): string => `${(rate(r) / rate(base)).toFixed(2)}x`
+/** The service's busy time over its capacity, in the window it had calls. */
+const busyInWindow = (r: Outcome): string =>
+  `${((100 * (r.gpu?.busyMs ?? 0)) / (CAPACITY * Math.max(1, r.gpu?.activeMs ?? 0))).toFixed(1)}%`
+
 const baseline = (name: string) => path.join(root, 'dist', 'bench', 'baselines', `${name}.js`)
 const lastJson = (out: string) => JSON.parse(out.trim().split('\n').pop() as string) as Record<string, number>
 
@@ -167,10 +174,10 @@ export async function versusGpuScenario(): Promise<void> {
       ],
       rows.map((r) => [
         r.name,
-        (r.docsOk / r.seconds).toFixed(0),
-        `${(r.docsOk / r.seconds / (lr.docsOk / lr.seconds)).toFixed(2)}x`,
+        rate(r).toFixed(0),
+        versus(r, lr),
         `${((100 * (r.gpu?.busyMs ?? 0)) / (CAPACITY * r.seconds * 1000)).toFixed(1)}%`,
-        `${((100 * (r.gpu?.busyMs ?? 0)) / (CAPACITY * Math.max(1, r.gpu?.activeMs ?? 0))).toFixed(1)}%`,
+        busyInWindow(r),
         `${r.gpu?.rejected ?? 0} (${((100 * (r.gpu?.rejected ?? 0)) / Math.max(1, (r.gpu?.calls ?? 0) + (r.gpu?.rejected ?? 0))).toFixed(1)}%)`,
         r.docsLost,
         (r.maxRssKb / 1024).toFixed(0),
@@ -266,9 +273,9 @@ export async function versusGpuFileScenario(): Promise<void> {
       ],
       rows.map((r) => [
         r.name,
-        (r.docsOk / r.seconds).toFixed(0),
-        `${(r.docsOk / r.seconds / (lr.docsOk / lr.seconds)).toFixed(2)}x`,
-        `${((100 * (r.gpu?.busyMs ?? 0)) / (CAPACITY * Math.max(1, r.gpu?.activeMs ?? 0))).toFixed(1)}%`,
+        rate(r).toFixed(0),
+        versus(r, lr),
+        busyInWindow(r),
         `${r.gpu?.rejected ?? 0}`,
         r.docsLost,
         (r.maxRssKb / 1024).toFixed(0),

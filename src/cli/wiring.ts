@@ -1,4 +1,4 @@
-import { type Settings, sinkOf } from '../core/config.js'
+import type { Settings } from '../core/config.js'
 import type { Mapper, PipelineObserver, Recognizer, Sink } from '../core/contracts.js'
 import { AbortedError } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
@@ -17,13 +17,10 @@ import { ClaimQueue } from '../work/claim-queue.js'
 import { WorkerPool } from '../work/pool.js'
 
 /** The sink, its calls held until `ready` (which rejects with the sink's loading or preparation error). */
-function sinkAfter(kind: string, ready: Promise<Sink>): Sink {
+function sinkAfter(ready: Promise<Sink>): Pick<Sink, 'write' | 'recordFailures'> {
   return {
-    kind,
-    init: async () => (await ready).init(),
     write: async (batchId, results) => (await ready).write(batchId, results),
     recordFailures: async (failures) => (await ready).recordFailures(failures),
-    close: async () => (await ready).close(),
   }
 }
 
@@ -32,7 +29,7 @@ function sinkAfter(kind: string, ready: Promise<Sink>): Sink {
  * claims). If it fails to load, start-up stops with that error, and the calls wait to be
  * aborted by the stop: a document is never set aside for it.
  */
-function recognizerAfter(kind: string, ready: Promise<Recognizer>): Recognizer {
+function recognizerAfter(kind: string, ready: Promise<Recognizer>): Pick<Recognizer, 'kind' | 'recognize'> {
   const loaded = (signal: AbortSignal): Promise<Recognizer> =>
     ready.catch(async () => {
       await sleep(2 ** 31 - 1, signal)
@@ -41,7 +38,6 @@ function recognizerAfter(kind: string, ready: Promise<Recognizer>): Recognizer {
   return {
     kind,
     recognize: async (docs, signal) => (await loaded(signal)).recognize(docs, signal),
-    close: async () => (await ready).close(),
   }
 }
 
@@ -87,25 +83,25 @@ export async function startWorkers(opts: {
       resolve()
     }
   })
-  const sinkLoaded = partsWanted.then(() => createSink(settings, layout, log.child({ component: 'sink' })))
-  const mapperLoaded = partsWanted.then(() => createMapper(settings, log.child({ component: 'mapper' })))
-  const recognizerLoaded = partsWanted.then(async () => {
+  /** A part loaded once wanted, closed by `releasers` (never loaded when start-up failed first: nothing to close). */
+  const afterClaims = <T extends { close(): Promise<void> }>(
+    name: string,
+    load: () => Promise<T>,
+  ): Promise<T> => {
+    const loaded = partsWanted.then(load)
+    // Its failure is reported where start-up awaits it (below), not as an unhandled rejection.
+    loaded.catch(() => {})
+    releasers.push(name, async () => {
+      if (wanted) await loaded.then((part) => part.close()).catch(() => {})
+    })
+    return loaded
+  }
+  const sinkLoaded = afterClaims('sink', () => createSink(settings, layout, log.child({ component: 'sink' })))
+  const mapperLoaded = afterClaims('mapper', () => createMapper(settings, log.child({ component: 'mapper' })))
+  const recognizerLoaded = afterClaims('recognizer', async () => {
     const r = await createRecognizer(settings)
     mark('recognizerReady')
     return r
-  })
-  sinkLoaded.catch(() => {})
-  mapperLoaded.catch(() => {})
-  recognizerLoaded.catch(() => {})
-  // (Never loaded when start-up failed before the workers: nothing to close then.)
-  releasers.push('sink', async () => {
-    if (wanted) await sinkLoaded.then((sink) => sink.close()).catch(() => {})
-  })
-  releasers.push('mapper', async () => {
-    if (wanted) await mapperLoaded.then((mapper) => mapper.close()).catch(() => {})
-  })
-  releasers.push('recognizer', async () => {
-    if (wanted) await recognizerLoaded.then((r) => r.close()).catch(() => {})
   })
   // The mapping's table is prepared beside the sink's (both may be MySQL: two round trips at
   // once, not one after the other). If MySQL is away at start, it is prepared again below,
@@ -145,7 +141,7 @@ export async function startWorkers(opts: {
   // Their failures are reported where start-up awaits them (below), not as unhandled rejections.
   sinkReady.catch(() => {})
   mappingReady.catch(() => {})
-  const sink = sinkAfter(sinkOf(settings), sinkReady)
+  const sink = sinkAfter(sinkReady)
   const mapper = mapperAfter(mappingReady)
   const recognizer = recognizerAfter(settings.recognizer, recognizerLoaded)
   const queue = new ClaimQueue({

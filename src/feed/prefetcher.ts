@@ -193,17 +193,14 @@ export class Prefetcher implements Service {
    * counts its file against the same estimate.
    */
   private async pauseReason(): Promise<PauseReason> {
-    const fresh = (): boolean =>
-      this.stats.paused === null &&
-      Date.now() - this.checked.at < CHECK_MS &&
-      this.checked.left + this.allowedSince <= this.maxLeft - 1
-    if (!fresh()) {
+    const full = (): boolean => this.checked.left + this.allowedSince > this.maxLeft - 1
+    if (this.stats.paused !== null || Date.now() - this.checked.at >= CHECK_MS || full()) {
       this.checking ??= this.checkRoom().finally(() => {
         this.checking = null
       })
       const reason = await this.checking
       if (reason !== null) return reason
-      if (this.checked.left + this.allowedSince > this.maxLeft - 1) return 'backlog'
+      if (full()) return 'backlog'
     }
     this.allowedSince++
     return null

@@ -138,11 +138,11 @@ export class MysqlSink implements Sink {
       // A connection that failed mid-transaction is not reused.
       conn?.destroy()
       conn = undefined
-      const what =
-        group.length === 1
-          ? `batch ${(group[0] as BatchRows).batchId}: inserting ${rows.length} rows`
-          : `batches ${group.map((p) => p.batchId).join(', ')}: inserting ${rows.length} rows`
-      throw sinkError(err, what)
+      const ids = group.map((p) => p.batchId).join(', ')
+      throw sinkError(
+        err,
+        `${group.length === 1 ? 'batch' : 'batches'} ${ids}: inserting ${rows.length} rows`,
+      )
     } finally {
       conn?.release()
     }

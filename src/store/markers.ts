@@ -131,9 +131,7 @@ function createMarkerSync(layout: Layout, id: string, marker: Marker): boolean {
   } catch (err) {
     // Not recorded whole (ENOSPC, say): take no claim we cannot record.
     closeSync(fd)
-    try {
-      unlinkSync(file)
-    } catch {}
+    unlinkQuiet(file)
     throw err
   }
   closeSync(fd)

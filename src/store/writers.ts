@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import path from 'node:path'
+import { ownerIsGone } from '../core/pid.js'
 import type { Layout } from './layout.js'
 
 /**
@@ -48,7 +49,6 @@ export function liveWriters(layout: Layout): Writer[] {
   } catch {
     return []
   }
-  const here = hostname()
   const live: Writer[] = []
   for (const name of names) {
     if (!name.endsWith('.json')) continue
@@ -59,7 +59,7 @@ export function liveWriters(layout: Layout): Writer[] {
     } catch {
       continue
     }
-    if (w.host === here && !pidAlive(w.pid)) {
+    if (ownerIsGone(w)) {
       try {
         unlinkSync(file)
       } catch {}
@@ -68,14 +68,4 @@ export function liveWriters(layout: Layout): Writer[] {
     live.push(w)
   }
   return live
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    // EPERM: it exists, owned by another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }

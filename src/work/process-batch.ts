@@ -22,13 +22,13 @@ import { writeDead } from '../store/set-aside.js'
 
 export interface PipelineDeps {
   layout: Layout
-  recognizer: Recognizer
+  /** Only the calls the pipeline makes: init and close belong to whoever built each part. */
+  recognizer: Pick<Recognizer, 'kind' | 'recognize'>
   /** The process-wide adaptive cap on recognition calls in flight (at most LR_GPU_CONCURRENCY). */
   gpuCap: GpuCap
   /** Reference data for the mapping stage (one lookup per batch). */
-  /** Only look-ups: init and close belong to whoever built it. */
   mapper: Pick<Mapper, 'lookupMany'>
-  sink: Sink
+  sink: Pick<Sink, 'write' | 'recordFailures'>
   log: Logger
   /** Documents sent per recognition call. */
   docsPerCall: number
