@@ -161,7 +161,9 @@ if (cfg.source.kind === 'file') {
         pending = []
       }
     }
-    await ctx.commit(ctx.messages[ctx.messages.length - 1]?.offset ?? '0')
+    const last = ctx.messages[ctx.messages.length - 1]?.offset ?? '0'
+    ctx.resolve(last)
+    await ctx.commit(last)
     if (seen >= src.count) all.resolve()
   })
   await all.promise

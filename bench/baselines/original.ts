@@ -76,7 +76,9 @@ async function readSource(cfg: Config): Promise<Doc[]> {
   await new Promise<void>((resolve) => {
     void consumer.run(async (ctx) => {
       for (const m of ctx.messages) docs.push(JSON.parse(String(m.value)) as Doc)
-      await ctx.commit(ctx.messages[ctx.messages.length - 1]?.offset ?? '0')
+      const last = ctx.messages[ctx.messages.length - 1]?.offset ?? '0'
+      ctx.resolve(last)
+      await ctx.commit(last)
       if (docs.length >= src.count) resolve()
     })
   })

@@ -23,6 +23,8 @@ export interface MessageBatchContext {
   messages: KafkaMessage[]
   /** Keep the group session alive during long work; throws when a rebalance needs this consumer to stop. */
   heartbeat(): Promise<void>
+  /** Fetch on past this offset (handled, not yet committed). */
+  resolve(lastOffset: string): void
   /** Commit "next offset to read" = last handled offset + 1, for this partition. */
   commit(lastOffset: string): Promise<void>
   isRunning(): boolean
@@ -150,6 +152,9 @@ export function createKafkaClient(
               })),
               heartbeat,
               isRunning: () => isRunning() && !isStale() && !stopped,
+              resolve: (lastOffset) => resolveOffset(lastOffset),
+              // Called after eachBatch has returned (the prefetcher acknowledges once a shared sync
+              // pass is done), in order for a partition.
               commit: async (lastOffset) => {
                 await c.commitOffsets([
                   {
@@ -158,7 +163,6 @@ export function createKafkaClient(
                     offset: (BigInt(lastOffset) + 1n).toString(),
                   },
                 ])
-                resolveOffset(lastOffset)
               },
             })
           },

@@ -162,8 +162,8 @@ export class AmqpSource implements Source {
         this.opts.log.error({ err }, 'prefetch from RabbitMQ failed; the messages go back to the queue')
         this.consumer?.stop().catch(() => {})
         this.consumer = null
-      } finally {
-        // Entries not acknowledged (stopped mid-delivery) go back with the channel.
+        // Entries not acknowledged go back with the channel. (After a delivery that returned,
+        // its entries are acknowledged later, once their batch files are synced.)
         for (const e of entries) if (this.owner.delete(e)) this.held--
       }
     }

@@ -37,6 +37,10 @@ export class KafkaSource implements Source {
           position: { topic: ctx.topic, partition: m.partition, offset: m.offset },
         })),
         label: (first, last) => `kafka:${ctx.topic}/${ctx.partition}@${offsetOf(first)}-${offsetOf(last)}`,
+        written: (entries) => {
+          const last = entries[entries.length - 1]
+          if (last) ctx.resolve(offsetOf(last))
+        },
         ack: async (entries) => {
           const last = entries[entries.length - 1]
           if (last) await ctx.commit(offsetOf(last))

@@ -4,12 +4,13 @@ import type { Doc, Service } from '../core/contracts.js'
 import type { Logger } from '../core/log.js'
 import { retry } from '../core/retry.js'
 import { sleep } from '../core/sleep.js'
-import { syncFiles, writeFileAtomic } from '../store/atomic.js'
-import { writeNewBatch } from '../store/batches.js'
+import { writeFileAtomic } from '../store/atomic.js'
+import { rewriteBatchFile, writeNewBatch } from '../store/batches.js'
 import { diskState } from '../store/disk.js'
 import { type Layout, stateFiles } from '../store/layout.js'
 import { scanSpool } from '../store/scan.js'
 import { rawInput, writeDead } from '../store/set-aside.js'
+import { AckAfterSync } from './ack-after-sync.js'
 import { decodeMessage } from './decode-message.js'
 import type { Delivery, Source, SourceEntry } from './source.js'
 
@@ -30,8 +31,14 @@ const ROOM_POLL_MS = 500
  * thousands of files before every chunk cost the prefetcher about a tenth of its time.
  */
 const CHECK_MS = 100
-/** Batch files written before one sync pass makes them durable and their entries are acknowledged. */
+/** Batch files of one delivery handed over together for their sync and acknowledgement. */
 const GROUP_FILES = 8
+
+/** A chunk of entries written: its batch file (none when every entry went to dead/) and its bytes. */
+interface WrittenChunk {
+  entries: SourceEntry[]
+  file: { path: string; data: Buffer } | null
+}
 
 /**
  * A source (Kafka, Redis Streams, RabbitMQ) -> left/. Packs up to batchSize entries
@@ -51,6 +58,7 @@ export class Prefetcher implements Service {
   /** Batch files being written right now (not yet in a listing of left/). */
   private writing = 0
   private checking: Promise<PauseReason> | null = null
+  private readonly acks: AckAfterSync
 
   constructor(
     private readonly settings: Settings,
@@ -61,6 +69,7 @@ export class Prefetcher implements Service {
     const maxPending = settings.prefetchMaxPending || settings.workers * 3
     // left/ also holds the batches being worked on.
     this.maxLeft = maxPending + settings.workers
+    this.acks = new AckAfterSync(layout.left, log, this.stopController.signal)
   }
 
   async start(): Promise<void> {
@@ -72,49 +81,103 @@ export class Prefetcher implements Service {
   async stop(): Promise<void> {
     if (this.stopController.signal.aborted) return
     this.stopController.abort()
+    // What is already written and synced is acknowledged before the source goes: fewer repeats.
+    await this.acks.drain()
     await this.source.stop()
   }
 
   /**
-   * The chunks of a delivery are written one after another without a sync each; then one sync
-   * pass makes the group durable (the files' fsyncs at once, the folder's once), and only then
-   * are their entries acknowledged. A group is synced before any wait for room, and at most
-   * GROUP_FILES files wait for their sync. A crash before the sync re-delivers the group: its
-   * documents may come twice (idempotent), never not at all.
+   * The chunks of a delivery are written one after another without a sync each, and handed over
+   * in groups of up to GROUP_FILES files: one sync pass shared with every other delivery in
+   * flight makes them durable, and only then are their entries acknowledged (AckAfterSync). The
+   * delivery does not wait for that, so the source fetches the next one meanwhile; it waits only
+   * while too much is waiting for its sync. A crash before the sync re-delivers: documents may
+   * come twice (idempotent), never not at all.
    */
   private async onDelivery(d: Delivery): Promise<void> {
     const size = this.settings.batchSize
-    let group: SourceEntry[][] = []
-    let files: string[] = []
-    const flush = async (): Promise<void> => {
+    let group: WrittenChunk[] = []
+    const handOver = (): void => {
       if (group.length === 0) return
-      await syncFiles(this.layout.left, files)
-      // One acknowledgement for the group's entries (one offset commit, one XACK): a round trip
-      // to the source per file held up the next delivery.
-      const entries = group.flat()
+      const chunks = group
+      group = []
+      const entries = chunks.flatMap((c) => c.entries)
+      d.written?.(entries)
+      void this.acks.add({
+        files: chunks.flatMap((c) => (c.file ? [c.file.path] : [])),
+        bytes: chunks.reduce((sum, c) => sum + (c.file?.data.length ?? 0), 0),
+        rewrite: (signal) => this.rewrite(chunks, signal),
+        ack: () => this.ack(d, entries),
+      })
+    }
+    try {
+      for (let i = 0; i < d.entries.length; i += size) {
+        if (!d.isRunning() || this.stopController.signal.aborted) return
+        const reason = await this.pauseReason()
+        if (group.length >= GROUP_FILES || reason !== null) handOver()
+        if (reason === null) await this.setPaused(null)
+        else if (!(await this.waitForRoom(d))) return
+        if (!(await this.waitForSyncs(d))) return
+        const chunk = await this.writeChunk(d, d.entries.slice(i, i + size))
+        if (!chunk) return
+        group.push(chunk)
+      }
+    } finally {
+      handOver()
+    }
+  }
+
+  /** Acknowledge a group's entries, unless its delivery was abandoned (they come again then). */
+  private async ack(d: Delivery, entries: SourceEntry[]): Promise<void> {
+    if (!d.isRunning()) return
+    try {
       await d.ack(entries)
       this.stats.messages += entries.length
-      group = []
-      files = []
+    } catch (err) {
+      this.log.warn(
+        { err, entries: entries.length },
+        'acknowledging prefetched entries failed; they come again',
+      )
     }
-    for (let i = 0; i < d.entries.length; i += size) {
-      if (!d.isRunning() || this.stopController.signal.aborted) return
-      const reason = await this.pauseReason()
-      if (group.length >= GROUP_FILES || reason !== null) await flush()
-      if (reason === null) await this.setPaused(null)
-      else if (!(await this.waitForRoom(d))) return
-      const chunk = d.entries.slice(i, i + size)
-      if (!(await this.writeChunk(d, chunk, files))) return
-      group.push(chunk)
+  }
+
+  /** After a failed sync pass: the same bytes again over each file, durably (retried until stopped). */
+  private async rewrite(chunks: WrittenChunk[], signal: AbortSignal): Promise<void> {
+    for (const { file } of chunks) {
+      if (file === null) continue
+      await retry(
+        `write ${file.path} again`,
+        () => rewriteBatchFile(file.path, file.data),
+        {
+          attempts: Number.POSITIVE_INFINITY,
+          retryable: () => !signal.aborted,
+          onRetry: ({ err, attempt }) =>
+            this.log.error({ err, attempt }, 'writing a batch file again failed; will retry'),
+          wait: async (ms) => {
+            await this.setPaused('disk')
+            await sleep(Math.max(ms, 2000), signal)
+          },
+        },
+        signal,
+      )
     }
-    await flush()
+  }
+
+  /** Wait (keeping the source's session alive) while too much written waits for its sync. */
+  private async waitForSyncs(d: Delivery): Promise<boolean> {
+    while (this.acks.full()) {
+      if (!d.isRunning() || this.stopController.signal.aborted) return false
+      await this.acks.passEnd(ROOM_POLL_MS)
+      await d.heartbeat()
+    }
+    return true
   }
 
   /**
-   * Write a chunk's batch file (not yet synced: its path goes into `written`) and its dead
-   * entries (durable each). False when stopped before it was written.
+   * Write a chunk's batch file (not yet synced) and its dead entries (durable each). Null when
+   * stopped before it was written.
    */
-  private async writeChunk(d: Delivery, chunk: SourceEntry[], written: string[]): Promise<boolean> {
+  private async writeChunk(d: Delivery, chunk: SourceEntry[]): Promise<WrittenChunk | null> {
     const docs: Doc[] = []
     const dead: { e: SourceEntry; reason: string }[] = []
     for (const e of chunk) {
@@ -123,6 +186,7 @@ export class Prefetcher implements Service {
       else dead.push({ e, reason: decoded.reason })
     }
     const source = d.label(chunk[0] as SourceEntry, chunk[chunk.length - 1] as SourceEntry)
+    const written: WrittenChunk = { entries: chunk, file: null }
     const stopped = (): boolean => !d.isRunning() || this.stopController.signal.aborted
     try {
       await retry(
@@ -141,14 +205,14 @@ export class Prefetcher implements Service {
             this.stats.dead++
             this.log.warn({ ...e.position, reason }, 'message set aside in dead/')
           }
-          if (docs.length > 0) {
+          if (docs.length > 0 && written.file === null) {
             this.writing++
-            const { bytes, file } = await writeNewBatch(this.layout, docs, source, {
+            const { file, data } = await writeNewBatch(this.layout, docs, source, {
               durable: false,
             }).finally(() => this.writing--)
-            written.push(file)
+            written.file = { path: file, data }
             this.stats.batches++
-            this.stats.bytes += bytes
+            this.stats.bytes += data.length
           }
         },
         {
@@ -165,10 +229,10 @@ export class Prefetcher implements Service {
         this.stopController.signal,
       )
     } catch (err) {
-      if (stopped()) return false
+      if (stopped()) return null
       throw err
     }
-    return true
+    return written
   }
 
   /** Block (keeping the source's session alive) while left/ is full or the disk is low. */

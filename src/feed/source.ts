@@ -6,7 +6,7 @@
  *   delivery tag) so a set-aside entry in dead/ says where it came from.
  * - delivery: entries handed over together; the prefetcher packs them into batch files of
  *   `LR_BATCH_SIZE` and acknowledges exactly the entries of those files once they are durable
- *   (or the entry is in dead/), a group of files at a time. Unacknowledged entries come again after a crash: at least once.
+ *   (or the entry is in dead/), a group of files at a time, possibly after the delivery ended. Unacknowledged entries come again after a crash: at least once.
  * - pause: while the prefetcher waits for room (left/ full, disk low) it does not return from
  *   the delivery handler, so the source reads nothing more (Kafka keeps its session alive
  *   with `heartbeat`; Redis does not read; RabbitMQ stops at its prefetch count).
@@ -24,6 +24,11 @@ export interface Delivery {
   entries: SourceEntry[]
   /** Names a run of entries of this delivery for the batch file's `source` field and logs. */
   label(first: SourceEntry, last: SourceEntry): string
+  /**
+   * These entries are written (not yet durable): the source may deliver what follows them. Kafka
+   * moves its fetch position past them; the commit still waits for `ack`.
+   */
+  written?(entries: SourceEntry[]): void
   /** Acknowledge exactly these entries: they are durably in left/ or dead/. */
   ack(entries: SourceEntry[]): Promise<void>
   /** Keep the source's session alive during a long wait. */

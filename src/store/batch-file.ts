@@ -61,10 +61,10 @@ export async function writeBatchFile(
   docs: Doc[],
   source?: string,
   opts: { durable?: boolean } = {},
-): Promise<number> {
+): Promise<Buffer> {
   const data = encodeBatch(id, docs, source)
   await writeFileAtomic(file, data, opts)
-  return data.length
+  return data
 }
 
 function corrupt(id: string, reason: string, cause?: unknown): BatchCorruptError {
@@ -111,6 +111,8 @@ export function acceptDoc(value: unknown, maxTextBytes: number): { doc: Doc } | 
   const problem = validateDoc(value)
   if (problem) return { reason: problem }
   const doc = value as Doc
+  // A UTF-16 unit is at most 3 UTF-8 bytes: most texts need no count.
+  if (doc.text.length * 3 <= maxTextBytes) return { doc }
   const bytes = Buffer.byteLength(doc.text, 'utf8')
   if (bytes > maxTextBytes) return { reason: `text is ${bytes} bytes, over the limit of ${maxTextBytes}` }
   return { doc }

@@ -1,6 +1,8 @@
+import { existsSync } from 'node:fs'
 import { rename, unlink, utimes } from 'node:fs/promises'
 import type { Doc } from '../core/contracts.js'
 import { isNotFound } from '../core/errors.js'
+import { writeFileAtomic } from './atomic.js'
 import { writeBatchFile } from './batch-file.js'
 import { archiveFile, type Layout, leftFile, newBatchId } from './layout.js'
 import { deleteMilestone } from './milestone.js'
@@ -14,11 +16,23 @@ export async function writeNewBatch(
   docs: Doc[],
   source?: string,
   opts: { durable?: boolean } = {},
-): Promise<{ id: string; bytes: number; file: string }> {
+): Promise<{ id: string; bytes: number; file: string; data: Buffer }> {
   const id = newBatchId()
   const file = leftFile(layout, id)
-  const bytes = await writeBatchFile(file, id, docs, source, opts)
-  return { id, bytes, file }
+  const data = await writeBatchFile(file, id, docs, source, opts)
+  return { id, bytes: data.length, file, data }
+}
+
+/**
+ * A batch file written with `durable: false` whose sync failed: write the same bytes again over
+ * it, durably (after a failed fsync its pages may be gone while a second fsync says all is well).
+ * A file already gone was claimed, done and retired meanwhile: its documents are in the sink,
+ * nothing to write. False then.
+ */
+export async function rewriteBatchFile(file: string, data: Uint8Array): Promise<boolean> {
+  if (!existsSync(file)) return false
+  await writeFileAtomic(file, data)
+  return true
 }
 
 /**

@@ -18,6 +18,8 @@ import { freshLayout } from '../work/fixtures.js'
 /** A consumer that hands one fetched batch to the prefetcher, as kafkajs's eachBatch does. */
 function oneBatch(messages: KafkaMessage[], hooks: { onHeartbeat?: () => void } = {}) {
   const commits: string[] = []
+  /** What the consumer saw, in order: offsets resolved, the handler returning, offsets committed. */
+  const events: string[] = []
   let handled: Promise<void> = Promise.resolve()
   const consumer: GroupConsumer = {
     run: async (onBatch) => {
@@ -26,17 +28,23 @@ function oneBatch(messages: KafkaMessage[], hooks: { onHeartbeat?: () => void } 
         partition: 0,
         messages,
         heartbeat: async () => hooks.onHeartbeat?.(),
+        resolve: (last) => {
+          events.push(`resolve ${last}`)
+        },
         commit: async (last) => {
           commits.push(last)
+          events.push(`commit ${last}`)
         },
         isRunning: () => true,
       }
-      handled = onBatch(ctx)
+      handled = onBatch(ctx).then(() => {
+        events.push('returned')
+      })
     },
     stop: async () => {},
   }
   const kafka = { consumer: async () => consumer, ensureTopic: async () => {} } as unknown as KafkaClient
-  return { kafka, commits, handled: () => handled }
+  return { kafka, commits, events, handled: () => handled }
 }
 
 const kafkaSource = (kafka: KafkaClient): KafkaSource =>
@@ -86,4 +94,23 @@ test('an invalid message whose dead/ entry cannot be written yet is kept and wri
     ['a', 'b'],
   )
   assert.equal(prefetcher.stats.dead, 2)
+})
+
+test('a delivery returns once its files are written: the source fetches on while they are synced, and the commit follows the sync', async (t) => {
+  const layout = await freshLayout(t)
+  const settings = loadSettings({}, { LR_DATA_DIR: layout.root, LR_MIN_FREE_DISK: '0', LR_BATCH_SIZE: '2' })
+  const messages = Array.from({ length: 5 }, (_, i) => msg(i, JSON.stringify({ doc_id: `d${i}`, text: 'x' })))
+  const feed = oneBatch(messages)
+  const prefetcher = new Prefetcher(settings, layout, kafkaSource(feed.kafka), pino({ level: 'silent' }))
+  await prefetcher.start()
+  await feed.handled()
+  await prefetcher.stop()
+  assert.deepEqual(
+    feed.events,
+    ['resolve 4', 'returned', 'commit 4'],
+    'the fetch position moves on when the files are written; the commit comes after the handler returned',
+  )
+  assert.equal(prefetcher.stats.messages, 5, 'every message acknowledged once its file was synced')
+  const files = readdirSync(layout.left).filter((f) => !f.startsWith('.'))
+  assert.equal(files.length, 3, 'five messages in batches of two: three files')
 })

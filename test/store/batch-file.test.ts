@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import { isLrError } from '../../src/core/errors.js'
 import { decodeBatch, encodeBatch, readBatchHeader, writeBatchFile } from '../../src/store/batch-file.js'
+import { rewriteBatchFile, writeNewBatch } from '../../src/store/batches.js'
 import { ensureLayout, layoutOf, leftFile, newBatchId } from '../../src/store/layout.js'
 import { makeDocs, tempDir } from '../helpers.js'
 
@@ -75,4 +76,16 @@ test('the worker moves corrupt files to bad/ with the reason beside them and pro
       .split('\n').length,
     5,
   )
+})
+
+test('rewriteBatchFile writes the same bytes over a batch file durably; a file already retired is left gone', async (t) => {
+  const layout = layoutOf(tempDir(t))
+  await ensureLayout(layout)
+  const { file, data, id } = await writeNewBatch(layout, makeDocs(4), 'test', { durable: false })
+  writeFileSync(file, 'damaged after a failed fsync')
+  assert.equal(await rewriteBatchFile(file, data), true)
+  assert.deepEqual(decodeBatch(readFileSync(file), id).docs, makeDocs(4))
+  unlinkSync(file)
+  assert.equal(await rewriteBatchFile(file, data), false)
+  assert.equal(existsSync(file), false, 'not brought back: its documents were already done')
 })

@@ -1,0 +1,132 @@
+import type { Logger } from '../core/log.js'
+import { syncFiles } from '../store/atomic.js'
+
+/** Batch files written without a sync, and what may follow once they are durable. */
+export interface Written {
+  files: string[]
+  bytes: number
+  /**
+   * Write the same batches again, each durably. After a failed sync pass the files' data may be
+   * gone even though a second fsync would say all is well.
+   */
+  rewrite(signal: AbortSignal): Promise<void>
+  /** Acknowledge their entries to the source: only ever after the files are durable. */
+  ack(): Promise<void>
+}
+
+interface Waiting extends Written {
+  settle(): void
+}
+
+/** Deliveries wait before writing more while this much waits for its sync. */
+const MAX_WAITING_FILES = 64
+const MAX_WAITING_BYTES = 32 * 1024 * 1024
+
+/**
+ * The prefetcher's durability step, apart from its deliveries: files handed over wait for one
+ * sync pass shared by every delivery (every Kafka partition) in flight, then their entries are
+ * acknowledged in the order they were handed over. A delivery goes on (the source fetches the
+ * next one) while its files are synced and acknowledged.
+ *
+ * Promises: nothing is acknowledged before its files are durable; acknowledgements keep the
+ * order of hand-over (a Kafka partition's commits never go back); a failed sync pass writes its
+ * batches again, durably, before anything of it or after it is acknowledged; on stop, what is
+ * not acknowledged comes again from the source.
+ */
+export class AckAfterSync {
+  private queue: Waiting[] = []
+  private passing: Promise<void> | null = null
+  private waitingFiles = 0
+  private waitingBytes = 0
+  private roomWaiters: (() => void)[] = []
+  /** Set when a failed pass could not be written again: acknowledging anything later could skip it. */
+  private broken = false
+
+  constructor(
+    private readonly dir: string,
+    private readonly log: Logger,
+    private readonly signal: AbortSignal,
+    /** How files are made durable: `syncFiles`; a test hands in one that fails. */
+    private readonly sync: (dir: string, files: string[]) => Promise<void> = syncFiles,
+  ) {}
+
+  /** Hand over written files; resolves once they are acknowledged, or dropped on stop. */
+  add(written: Written): Promise<void> {
+    return new Promise<void>((settle) => {
+      this.queue.push({ ...written, settle })
+      this.waitingFiles += written.files.length
+      this.waitingBytes += written.bytes
+      this.passing ??= this.run().finally(() => {
+        this.passing = null
+      })
+    })
+  }
+
+  /** True while so much waits for its sync that deliveries should wait before writing more. */
+  full(): boolean {
+    return this.waitingFiles >= MAX_WAITING_FILES || this.waitingBytes >= MAX_WAITING_BYTES
+  }
+
+  /** Resolves when the next pass ends, or after `maxMs`. */
+  async passEnd(maxMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    await new Promise<void>((resolve) => {
+      this.roomWaiters.push(resolve)
+      timer = setTimeout(resolve, maxMs)
+    })
+    clearTimeout(timer)
+  }
+
+  /** Resolves once everything handed over so far is acknowledged or dropped. */
+  async drain(): Promise<void> {
+    while (this.passing) await this.passing
+  }
+
+  private async run(): Promise<void> {
+    while (this.queue.length > 0) {
+      const pass = this.queue.splice(0)
+      try {
+        if ((await this.durable(pass)) && !this.broken) {
+          // In order, one at a time: a partition's later commit never overtakes an earlier one.
+          for (const w of pass) await w.ack()
+        }
+      } finally {
+        for (const w of pass) {
+          this.waitingFiles -= w.files.length
+          this.waitingBytes -= w.bytes
+          w.settle()
+        }
+        for (const wake of this.roomWaiters.splice(0)) wake()
+      }
+    }
+  }
+
+  /** True once the pass's files are durable; false when stopped first (nothing acknowledged). */
+  private async durable(pass: Waiting[]): Promise<boolean> {
+    const files = pass.flatMap((w) => w.files)
+    try {
+      await this.sync(this.dir, files)
+      return true
+    } catch (err) {
+      this.log.error(
+        { err, files: files.length },
+        'syncing prefetched batch files failed; writing them again before acknowledging',
+      )
+    }
+    for (const w of pass) {
+      if (this.signal.aborted || this.broken) return false
+      try {
+        await w.rewrite(this.signal)
+      } catch (err) {
+        if (this.signal.aborted) return false
+        this.broken = true
+        this.log.error(
+          { err },
+          'prefetched batches could not be written again; nothing more is acknowledged until a restart (they come again)',
+        )
+        return false
+      }
+    }
+    return true
+  }
+}

@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict'
+import { existsSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { test } from 'node:test'
+import pino from 'pino'
+import { AckAfterSync, type Written } from '../../src/feed/ack-after-sync.js'
+import { syncFiles } from '../../src/store/atomic.js'
+import { tempDir } from '../helpers.js'
+
+const silent = pino({ level: 'silent' })
+
+/** A written file in `dir`, and an item whose ack and rewrite are recorded in `events`. */
+function item(dir: string, name: string, events: string[]): Written {
+  const file = path.join(dir, name)
+  writeFileSync(file, name)
+  return {
+    files: [file],
+    bytes: name.length,
+    rewrite: async () => {
+      events.push(`rewrite ${name}`)
+    },
+    ack: async () => {
+      events.push(`ack ${name}`)
+    },
+  }
+}
+
+test('files handed over while a pass runs share the next pass; acks follow the sync, in hand-over order', async (t) => {
+  const dir = tempDir(t)
+  const events: string[] = []
+  const passes: string[][] = []
+  let release: () => void = () => {}
+  const firstHeld = new Promise<void>((r) => {
+    release = r
+  })
+  const sync = async (d: string, files: string[]): Promise<void> => {
+    passes.push(files.map((f) => path.basename(f)))
+    events.push(`sync ${passes.length}`)
+    if (passes.length === 1) await firstHeld
+    await syncFiles(d, files)
+  }
+  const acks = new AckAfterSync(dir, silent, new AbortController().signal, sync)
+  const done = [acks.add(item(dir, 'a', events))]
+  // The first pass is held: b, c and d wait and go together in the second.
+  for (const name of ['b', 'c', 'd']) done.push(acks.add(item(dir, name, events)))
+  assert.deepEqual(events, ['sync 1'], 'nothing acknowledged while its sync has not finished')
+  release()
+  await Promise.all(done)
+  assert.deepEqual(passes, [['a'], ['b', 'c', 'd']])
+  assert.deepEqual(events, ['sync 1', 'ack a', 'sync 2', 'ack b', 'ack c', 'ack d'])
+})
+
+test('a failed sync pass writes its batches again, in order, before acknowledging them or anything after', async (t) => {
+  const dir = tempDir(t)
+  const events: string[] = []
+  let calls = 0
+  const sync = async (d: string, files: string[]): Promise<void> => {
+    calls++
+    if (calls === 1) throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' })
+    await syncFiles(d, files)
+  }
+  const acks = new AckAfterSync(dir, silent, new AbortController().signal, sync)
+  const first = acks.add(item(dir, 'a', events))
+  const second = acks.add(item(dir, 'b', events))
+  await Promise.all([first, second])
+  assert.deepEqual(events, ['rewrite a', 'ack a', 'ack b'])
+})
+
+test('a rewrite that cannot succeed: nothing of it or after it is acknowledged, and stop still returns', async (t) => {
+  const dir = tempDir(t)
+  const events: string[] = []
+  const stop = new AbortController()
+  const acks = new AckAfterSync(dir, silent, stop.signal, async () => {
+    throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' })
+  })
+  const broken = item(dir, 'a', events)
+  broken.rewrite = async (signal) => {
+    events.push('rewrite a')
+    // As the prefetcher's rewrite does: retried until stopped.
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
+    throw new Error('stopped')
+  }
+  const first = acks.add(broken)
+  const second = acks.add(item(dir, 'b', events))
+  await new Promise((r) => setImmediate(r))
+  stop.abort()
+  await acks.drain()
+  await Promise.all([first, second])
+  assert.deepEqual(events, ['rewrite a'], 'neither a nor b acknowledged: both come again from the source')
+  assert.ok(existsSync(path.join(dir, 'a')), 'the written file is left where it is')
+})
+
+test('full() says when deliveries should wait, and passEnd() wakes them when a pass ends', async (t) => {
+  const dir = tempDir(t)
+  const events: string[] = []
+  let release: () => void = () => {}
+  const held = new Promise<void>((r) => {
+    release = r
+  })
+  const acks = new AckAfterSync(dir, silent, new AbortController().signal, async () => held)
+  const big: Written = { ...item(dir, 'big', events), bytes: 64 * 1024 * 1024 }
+  const done = acks.add(big)
+  assert.equal(acks.full(), true, 'more bytes wait for their sync than allowed')
+  const woken = acks.passEnd(60_000)
+  release()
+  await woken
+  await done
+  assert.equal(acks.full(), false)
+  assert.deepEqual(events, ['ack big'])
+})
