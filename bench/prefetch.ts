@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
 import pino from 'pino'
 import { createKafkaClient } from '../src/adapters/kafka.js'
@@ -9,24 +10,61 @@ import { KafkaSource } from '../src/feed/kafka-source.js'
 import { Prefetcher } from '../src/feed/prefetcher.js'
 import { ensureLayout, layoutOf } from '../src/store/layout.js'
 import { freshTopic, produce, startKafka } from '../test/services.js'
-import { median, quick, sampleDocs, table } from './common.js'
+import { baseRevision, buildRevision, median, quick, sampleDocs, table } from './common.js'
+
+type PrefetchModules = {
+  createKafkaClient: typeof createKafkaClient
+  loadSettings: typeof loadSettings
+  KafkaSource: typeof KafkaSource
+  Prefetcher: typeof Prefetcher
+  ensureLayout: typeof ensureLayout
+  layoutOf: typeof layoutOf
+}
+const thisTree: PrefetchModules = {
+  createKafkaClient,
+  loadSettings,
+  KafkaSource,
+  Prefetcher,
+  ensureLayout,
+  layoutOf,
+}
+
+/** The same modules from another build (a `--base` revision's dist/). */
+async function modulesAt(dist: string): Promise<PrefetchModules> {
+  const at = (m: string) => import(pathToFileURL(path.join(dist, 'src', m)).href)
+  return {
+    ...(await at('adapters/kafka.js')),
+    ...(await at('core/config.js')),
+    ...(await at('feed/kafka-source.js')),
+    ...(await at('feed/prefetcher.js')),
+    ...(await at('store/layout.js')),
+  } as PrefetchModules
+}
 
 /**
  * Broker -> left/: the prefetcher (decode, batch files written durably, offsets
- * committed per batch) vs a bare kafkajs consumer that only counts the same
- * messages. Both in this process, each round with fresh consumer groups.
+ * committed after them) vs a bare kafkajs consumer that only counts the same
+ * messages; with `--base REV`, that revision's prefetcher too. All in this process, each
+ * round with fresh consumer groups, the order rotated.
  */
 export async function prefetchScenario(): Promise<void> {
   // The kcat mock broker keeps about 5 MB per partition and drops older messages: stay under it.
   const n = quick ? 20_000 : 60_000
-  const rounds = quick ? 1 : 3
+  const rounds = quick ? 1 : 5
   const stops: (() => void)[] = []
   const log = pino({ level: 'warn' })
   const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-prefetch-'))
-  const rate: Record<string, { msgs: number[]; mb: number[] }> = {
-    'leftright prefetch': { msgs: [], mb: [] },
-    'bare kafkajs consume': { msgs: [], mb: [] },
+  const baseRev = process.argv.includes('--base') ? baseRevision('HEAD') : null
+  const base = baseRev ? buildRevision(baseRev, work) : null
+  const contenders: Record<string, PrefetchModules | 'bare'> = {
+    'leftright prefetch': thisTree,
+    ...(base
+      ? { [`prefetch at ${baseRev}`]: await modulesAt(path.join(path.dirname(base.bin), '..', 'dist')) }
+      : {}),
+    'bare kafkajs consume': 'bare',
   }
+  const rate: Record<string, { msgs: number[]; mb: number[] }> = {}
+  for (const name of Object.keys(contenders)) rate[name] = { msgs: [], mb: [] }
   try {
     const broker = await startKafka({ after: (fn) => stops.push(fn) })
     const topic = freshTopic('bench')
@@ -36,17 +74,17 @@ export async function prefetchScenario(): Promise<void> {
     await produce(client, topic, values)
     await client.close()
     await assertNothingDropped(broker, topic)
+    const names = Object.keys(contenders)
     for (let round = 0; round < rounds; round++) {
-      const order = round % 2 === 0 ? ['ours', 'bare'] : ['bare', 'ours']
+      // Rotate who goes first so drift in the machine spreads over all.
+      const order = names.map((_, i) => names[(i + round) % names.length] as string)
       for (const who of order) {
+        const m = contenders[who] as PrefetchModules | 'bare'
         const seconds =
-          who === 'ours'
-            ? await ours(broker, topic, n, path.join(work, `r${round}`), log)
-            : await bare(broker, topic, n)
-        const row = rate[who === 'ours' ? 'leftright prefetch' : 'bare kafkajs consume'] as {
-          msgs: number[]
-          mb: number[]
-        }
+          m === 'bare'
+            ? await bare(broker, topic, n)
+            : await ours(m, broker, topic, n, path.join(work, `r${round}-${names.indexOf(who)}`), log)
+        const row = rate[who] as { msgs: number[]; mb: number[] }
         row.msgs.push(n / seconds)
         row.mb.push(bytes / 1024 ** 2 / seconds)
       }
@@ -54,7 +92,7 @@ export async function prefetchScenario(): Promise<void> {
     console.log(
       `prefetch: ${n} messages (${(bytes / 1024 ** 2).toFixed(1)} MB of JSON), 4 partitions, kcat mock broker, batch 100, ${cpus().length} cores, ${rounds} round(s)`,
     )
-    const base = median(rate['bare kafkajs consume']?.msgs ?? [1])
+    const bareRate = median(rate['bare kafkajs consume']?.msgs ?? [1])
     console.log(
       table(
         ['contender', 'messages/s', 'MB/s', 'vs bare'],
@@ -62,25 +100,27 @@ export async function prefetchScenario(): Promise<void> {
           name,
           median(r.msgs).toFixed(0),
           median(r.mb).toFixed(1),
-          `${(median(r.msgs) / base).toFixed(2)}x`,
+          `${(median(r.msgs) / bareRate).toFixed(2)}x`,
         ]),
       ),
     )
     console.log('(from consumer start to the last message handled: group join included for both)')
   } finally {
     for (const fn of stops) fn()
+    base?.remove()
     rmSync(work, { recursive: true, force: true })
   }
 }
 
 async function ours(
+  m: PrefetchModules,
   broker: string,
   topic: string,
   n: number,
   dataDir: string,
   log: pino.Logger,
 ): Promise<number> {
-  const settings = loadSettings(
+  const settings = m.loadSettings(
     {},
     {
       LR_DATA_DIR: dataDir,
@@ -91,13 +131,13 @@ async function ours(
       LR_MIN_FREE_DISK: '0',
     },
   )
-  const layout = layoutOf(dataDir)
-  await ensureLayout(layout)
-  const kafka = createKafkaClient([broker], log, 'leftright-bench')
-  const prefetcher = new Prefetcher(
+  const layout = m.layoutOf(dataDir)
+  await m.ensureLayout(layout)
+  const kafka = m.createKafkaClient([broker], log, 'leftright-bench')
+  const prefetcher = new m.Prefetcher(
     settings,
     layout,
-    new KafkaSource(kafka, {
+    new m.KafkaSource(kafka, {
       topic: settings.kafkaTopic,
       group: settings.kafkaGroup,
       maxWaitMs: settings.kafkaMaxWaitMs,

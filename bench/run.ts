@@ -4,7 +4,7 @@
  * it with the command into bench/RESULTS.md.
  *   pool      enqueue + `start --once` with each recognizer (builtin, dictionary, none)
  *   sink      100k results into MariaDB: the pool vs row-by-row autocommit vs LOAD DATA
- *   prefetch  broker -> left/: the prefetcher vs a bare kafkajs consume
+ *   prefetch  broker -> left/: the prefetcher vs a bare kafkajs consume (and --base REV's prefetcher)
  *   dispatch  ms per page at the start and end of a 1M-row source_data
  *   gpu       the mock GPU service at capacity: cap = C, cap = 4C (adaptive), the original client
  *   status    `status` over 1k, 10k, 100k done batches: cold (no index) vs warm
