@@ -60,7 +60,7 @@ export async function writeBatchFile(
   id: string,
   docs: Doc[],
   source?: string,
-  opts: { durable?: boolean } = {},
+  opts: { durable?: boolean; spares?: string } = {},
 ): Promise<Buffer> {
   const data = encodeBatch(id, docs, source)
   await writeFileAtomic(file, data, opts)
