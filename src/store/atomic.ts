@@ -1,19 +1,9 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import {
-  closeSync,
-  existsSync,
-  ftruncateSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { open, rename, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import { isNotFound } from '../core/errors.js'
-import { takeSpare } from './spares.js'
 
 /** Random once per process; a counter after it. */
 const processTag = randomBytes(4).toString('hex')
@@ -36,21 +26,18 @@ export const uniqueTag = (): string => `${processTag}${(++sequence).toString(36)
 export async function writeFileAtomic(
   file: string,
   data: Uint8Array | string,
-  opts: { durable?: boolean; spares?: string } = {},
+  opts: { durable?: boolean } = {},
 ): Promise<void> {
   const dir = path.dirname(file)
   const tmp = path.join(dir, `.tmp-${path.basename(file)}-${uniqueTag()}`)
-  // A spare (a done batch file kept for reuse, store/spares.ts) saves a new inode: the temp file.
-  const reused = opts.spares !== undefined && takeSpare(opts.spares, tmp)
   if (opts.durable === false) {
-    writeAndRenameSync(tmp, file, data, reused)
+    writeAndRenameSync(tmp, file, data)
     return
   }
   let handle: Awaited<ReturnType<typeof open>> | undefined
   try {
-    handle = await open(tmp, reused ? 'r+' : 'wx')
+    handle = await open(tmp, 'wx')
     await handle.writeFile(data)
-    if (reused) await handle.truncate(byteLength(data))
     await handle.sync()
     await handle.close()
     handle = undefined
@@ -63,9 +50,6 @@ export async function writeFileAtomic(
   await fsyncDir(dir)
 }
 
-const byteLength = (data: Uint8Array | string): number =>
-  typeof data === 'string' ? Buffer.byteLength(data) : data.length
-
 /**
  * Why some store operations are synchronous. A small-file operation on a local
  * disk (open, write, rename, unlink of a marker or a batch file) takes
@@ -77,14 +61,11 @@ const byteLength = (data: Uint8Array | string): number =>
  * async functions so errors still arrive as rejections. fsync stays off the
  * main thread: it waits for the disk.
  */
-function writeAndRenameSync(tmp: string, file: string, data: Uint8Array | string, reused: boolean): void {
+function writeAndRenameSync(tmp: string, file: string, data: Uint8Array | string): void {
   let fd: number | undefined
   try {
-    fd = openSync(tmp, reused ? 'r+' : 'wx')
-    const buf = typeof data === 'string' ? Buffer.from(data) : data
-    writeAllSync(fd, buf)
-    // A reused file may be longer than what was written now.
-    if (reused) ftruncateSync(fd, buf.length)
+    fd = openSync(tmp, 'wx')
+    writeAllSync(fd, data)
     closeSync(fd)
     fd = undefined
     renameSync(tmp, file)

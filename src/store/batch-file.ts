@@ -60,7 +60,7 @@ export async function writeBatchFile(
   id: string,
   docs: Doc[],
   source?: string,
-  opts: { durable?: boolean; spares?: string } = {},
+  opts: { durable?: boolean } = {},
 ): Promise<Buffer> {
   const data = encodeBatch(id, docs, source)
   await writeFileAtomic(file, data, opts)

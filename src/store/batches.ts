@@ -6,7 +6,6 @@ import { writeFileAtomic } from './atomic.js'
 import { writeBatchFile } from './batch-file.js'
 import { archiveFile, type Layout, leftFile, newBatchId } from './layout.js'
 import { deleteMilestone } from './milestone.js'
-import { keepAsSpare } from './spares.js'
 
 /**
  * The life of a batch file in left/: written once, durably (the one writer used by
@@ -20,7 +19,7 @@ export async function writeNewBatch(
 ): Promise<{ id: string; bytes: number; file: string; data: Buffer }> {
   const id = newBatchId()
   const file = leftFile(layout, id)
-  const data = await writeBatchFile(file, id, docs, source, { ...opts, spares: layout.spares })
+  const data = await writeBatchFile(file, id, docs, source, opts)
   return { id, bytes: data.length, file, data }
 }
 
@@ -49,7 +48,7 @@ export async function retireBatchFile(layout: Layout, id: string, archiveDays: n
       await rename(file, kept)
       const now = new Date()
       await utimes(kept, now, now)
-    } else if (!keepAsSpare(layout.spares, file)) {
+    } else {
       // Off the main thread: freeing a file's blocks is one of the slowest calls here (about 0.4 ms).
       await unlink(file)
     }

@@ -8,7 +8,6 @@ import { isTempName, type Layout } from './layout.js'
 import { appendToLedger, type LedgerEntry, ledgerDay } from './ledger.js'
 import { dropForSetAside, markerMtimeMs, readMarker, retireDone } from './markers.js'
 import { markerOnlyIds, scanSpool } from './scan.js'
-import { removeSpares } from './spares.js'
 
 const DAY_MS = 24 * 60 * 60 * 1000
 /** Our own `.tmp-*` files older than this were left by a process that died mid-write. */
@@ -85,7 +84,7 @@ export async function pruneArchive(layout: Layout, archiveDays: number, now = Da
 /** Temp files of ours (`.tmp-*`) in left/, right/, state/ and milestones/ whose writer died long ago. */
 export async function removeOrphanTemps(layout: Layout, now = Date.now()): Promise<number> {
   let freed = 0
-  for (const dir of [layout.left, layout.right, layout.state, layout.milestones, layout.spares]) {
+  for (const dir of [layout.left, layout.right, layout.state, layout.milestones]) {
     for (const f of await filesByAge(dir, isTempName)) {
       if (now - f.mtimeMs < ORPHAN_TMP_MS) continue
       await removeIfThere(f.file)
@@ -97,12 +96,11 @@ export async function removeOrphanTemps(layout: Layout, now = Date.now()): Promi
 
 /**
  * Free disk is under the floor: delete what is safe to lose, oldest first, until
- * it is back above: spares (store/spares.ts), orphan temp files, then archived batch files (they are done).
+ * it is back above: orphan temp files, then archived batch files (they are done).
  * Returns bytes freed; never touches pending batches, markers, milestones of live batches or results.
  */
 export async function reclaimDisk(layout: Layout, floor: DiskFloor): Promise<number> {
-  let freed = removeSpares(layout.spares)
-  freed += await removeOrphanTemps(layout)
+  let freed = await removeOrphanTemps(layout)
   for (const f of await filesByAge(layout.archive)) {
     if (!(await diskState(layout.root, floor)).low) break
     await removeIfThere(f.file)

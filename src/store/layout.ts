@@ -17,7 +17,6 @@ import { createTranslator } from 'short-uuid'
  *     attempts/<id>.json      put-back history of a batch (janitor)
  *     ledger/YYYY-MM-DD.jsonl done markers compacted by the janitor (one JSON line per batch)
  *     writers/<host>-<pid>.json  a process writing into left/ now (enqueue; see writers.ts)
- *     spares/                 done batch files kept to be reused as new files (see spares.ts)
  *     prefetch.json, gpu.json, status-index.json, sample-enqueued.json,
  *     dispatch-<source>-<target>.json, janitor.lock/, janitor.owner
  * Names starting with "." are in-flight writes (ours: .tmp-*, rsync's: .name.XXXXXX).
@@ -35,7 +34,6 @@ export interface Layout {
   state: string
   attempts: string
   ledger: string
-  spares: string
   archive: string
   results: string
 }
@@ -52,7 +50,6 @@ export function layoutOf(dataDir: string): Layout {
     state: path.join(root, 'state'),
     attempts: path.join(root, 'state', 'attempts'),
     ledger: path.join(root, 'state', 'ledger'),
-    spares: path.join(root, 'state', 'spares'),
     archive: path.join(root, 'archive'),
     results: path.join(root, 'results'),
   }
@@ -73,7 +70,6 @@ export async function ensureLayout(layout: Layout): Promise<void> {
     layout.state,
     layout.attempts,
     layout.ledger,
-    layout.spares,
     layout.archive,
     layout.results,
   ]) {

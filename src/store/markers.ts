@@ -1,11 +1,10 @@
-import { closeSync, ftruncateSync, linkSync, openSync, readFileSync, unlinkSync } from 'node:fs'
+import { closeSync, ftruncateSync, openSync, readFileSync, unlinkSync } from 'node:fs'
 import { open, stat, utimes } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { ClaimLostError, isNotFound } from '../core/errors.js'
 import { uniqueTag, unlinkIfThere, writeAllSync, writeFileAtomic } from './atomic.js'
 import type { Layout } from './layout.js'
-import { giveBackSpare, takeSpare } from './spares.js'
 
 /**
  * right/<id>: the marker. The only module that creates, rewrites or removes one;
@@ -117,16 +116,12 @@ async function createMarker(layout: Layout, id: string, marker: Marker, durable:
   return true
 }
 
-/**
- * createMarker without a sync: the hot path of every claim, synchronous (store/atomic.ts says
- * why). A spare (store/spares.ts) saves a new inode: taken under a private name, hard-linked to
- * the marker's name (link(2) never replaces a name: as exclusive as O_EXCL), emptied, written.
- */
+/** createMarker without a sync: the hot path of every claim, synchronous (store/atomic.ts says why). */
 function createMarkerSync(layout: Layout, id: string, marker: Marker): boolean {
   const file = markerFile(layout, id)
   let fd: number
   try {
-    fd = openExclusiveSync(layout, file)
+    fd = openSync(file, 'wx')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
     throw err
@@ -141,30 +136,6 @@ function createMarkerSync(layout: Layout, id: string, marker: Marker): boolean {
   }
   closeSync(fd)
   return true
-}
-
-/** O_EXCL create of `file`, empty, open for writing: from a spare when one is ready. */
-function openExclusiveSync(layout: Layout, file: string): number {
-  const own = path.join(layout.spares, `.tmp-claim-${uniqueTag()}`)
-  if (!takeSpare(layout.spares, own)) return openSync(file, 'wx')
-  try {
-    linkSync(own, file)
-  } catch (err) {
-    giveBackSpare(layout.spares, own)
-    throw err
-  }
-  unlinkSync(own)
-  let fd: number | undefined
-  try {
-    fd = openSync(file, 'r+')
-    // Empty before it says anything: a reader meanwhile sees a claim not yet written.
-    ftruncateSync(fd, 0)
-    return fd
-  } catch (err) {
-    if (fd !== undefined) closeSync(fd)
-    unlinkQuiet(file)
-    throw err
-  }
 }
 
 /**
