@@ -11,8 +11,8 @@ import type { Logger } from '../core/log.js'
  */
 const PARTITIONS_AT_ONCE = 4
 
+/** One message of a fetched batch (its partition is the batch's). */
 export interface KafkaMessage {
-  partition: number
   offset: string
   value: Buffer | null
 }
@@ -145,11 +145,8 @@ export function createKafkaClient(
             await onBatch({
               topic: batch.topic,
               partition: batch.partition,
-              messages: batch.messages.map((m) => ({
-                partition: batch.partition,
-                offset: m.offset,
-                value: m.value,
-              })),
+              // kafkajs's own message objects: a copy of each cost an allocation per message.
+              messages: batch.messages,
               heartbeat,
               isRunning: () => isRunning() && !isStale() && !stopped,
               resolve: (lastOffset) => resolveOffset(lastOffset),

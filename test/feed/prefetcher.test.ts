@@ -51,7 +51,6 @@ const kafkaSource = (kafka: KafkaClient): KafkaSource =>
   new KafkaSource(kafka, { topic: 't', group: 'g', maxWaitMs: 100, sessionTimeoutMs: 6000 })
 
 const msg = (offset: number, value: string): KafkaMessage => ({
-  partition: 0,
   offset: String(offset),
   value: Buffer.from(value),
 })
