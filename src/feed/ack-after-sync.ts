@@ -90,6 +90,10 @@ export class AckAfterSync {
           // In order, one at a time: a partition's later commit never overtakes an earlier one.
           for (const w of pass) await w.ack()
         }
+      } catch (err) {
+        // An acknowledgement that throws (acks handle their own errors: a bug): going on could
+        // commit past what it left out.
+        this.stopAcknowledging(err)
       } finally {
         for (const w of pass) {
           this.waitingFiles -= w.files.length
@@ -119,14 +123,18 @@ export class AckAfterSync {
         await w.rewrite(this.signal)
       } catch (err) {
         if (this.signal.aborted) return false
-        this.broken = true
-        this.log.error(
-          { err },
-          'prefetched batches could not be written again; nothing more is acknowledged until a restart (they come again)',
-        )
+        this.stopAcknowledging(err)
         return false
       }
     }
     return true
+  }
+
+  private stopAcknowledging(err: unknown): void {
+    this.broken = true
+    this.log.error(
+      { err },
+      'prefetch cannot acknowledge safely any more; nothing more is acknowledged until a restart (the entries come again)',
+    )
   }
 }

@@ -108,3 +108,18 @@ test('full() says when deliveries should wait, and passEnd() wakes them when a p
   assert.equal(acks.full(), false)
   assert.deepEqual(events, ['ack big'])
 })
+
+test('an acknowledgement that throws (a bug): nothing after it is acknowledged, and the loop goes on settling', async (t) => {
+  const dir = tempDir(t)
+  const events: string[] = []
+  const acks = new AckAfterSync(dir, silent, new AbortController().signal, syncFiles)
+  const bad = item(dir, 'a', events)
+  bad.ack = async () => {
+    throw new TypeError('a bug')
+  }
+  const done = [acks.add(bad), acks.add(item(dir, 'b', events))]
+  await Promise.all(done)
+  await acks.add(item(dir, 'c', events))
+  await acks.drain()
+  assert.deepEqual(events, [], 'b and c come again from the source rather than being committed past a')
+})
