@@ -1,7 +1,6 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { startMockGpu } from '../scripts/mock-gpu.js'
 import {
   baseRevision,
   buildRevision,
@@ -14,6 +13,7 @@ import {
   table,
   writeSampleJsonl,
 } from './common.js'
+import { startGpuProcess } from './gpu-process.js'
 
 const CAPACITY = 4
 
@@ -31,7 +31,7 @@ export async function capScenario(): Promise<void> {
   const rounds = quick ? 1 : 5
   const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-cap-'))
   const base = buildRevision(baseRev, work)
-  const gpu = await startMockGpu({ capacity: CAPACITY, callMs: 20, docMs: 1, over: 'reset' })
+  const gpu = await startGpuProcess({ capacity: CAPACITY, callMs: 20, docMs: 1, over: 'reset' })
   const out: Record<string, { refused: number[]; busy: number[]; stored: number[]; seconds: number[] }> = {}
   try {
     const input = writeSampleJsonl(work, docs)
@@ -40,9 +40,9 @@ export async function capScenario(): Promise<void> {
       runCliAt(bin, ['enqueue', input, '--data-dir', dataDir])
       // A data dir that ran before (the remembered limit) already holds that run's results.
       const before = existsSync(path.join(dataDir, 'results')) ? countResults(dataDir) : 0
-      gpu.resetStats()
+      await gpu.resetStats()
       const seconds = await runCliAtAsync(bin, ['start', '--once', '--data-dir', dataDir], env)
-      const s = gpu.stats()
+      const s = await gpu.stats()
       const row = out[name] ?? { refused: [], busy: [], stored: [], seconds: [] }
       out[name] = row
       row.refused.push((100 * s.rejected) / Math.max(1, s.calls))

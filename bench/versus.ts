@@ -3,7 +3,6 @@ import { cpus, tmpdir } from 'node:os'
 import path from 'node:path'
 import type { RowDataPacket } from 'mysql2/promise'
 import pino from 'pino'
-import { startMockGpu } from '../scripts/mock-gpu.js'
 import { createKafkaClient } from '../src/adapters/kafka.js'
 import { freshTopic, produce, startKafka } from '../test/services.js'
 import {
@@ -20,6 +19,7 @@ import {
   withTables,
   writeSampleJsonl,
 } from './common.js'
+import { startGpuProcess } from './gpu-process.js'
 import { loadData, sameRows } from './sink.js'
 
 const CAPACITY = 4
@@ -75,7 +75,7 @@ export async function versusGpuScenario(): Promise<void> {
   const n = quick ? 1000 : 5000
   const stops: (() => void)[] = []
   const broker = await startKafka({ after: (fn) => stops.push(fn) })
-  const gpu = await startMockGpu({ capacity: CAPACITY, callMs: CALL_MS, docMs: DOC_MS, over: 'reset' })
+  const gpu = await startGpuProcess({ capacity: CAPACITY, callMs: CALL_MS, docMs: DOC_MS, over: 'reset' })
   const kafka = createKafkaClient([broker], pino({ level: 'silent' }), 'bench-versus')
   const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-versus-'))
   const rows: Outcome[] = []
@@ -145,9 +145,9 @@ export async function versusGpuScenario(): Promise<void> {
       const topic = freshTopic('versus')
       await produce(kafka, topic, values)
       await withTables('versus', async (db) => {
-        gpu.resetStats()
+        await gpu.resetStats()
         const r = await c.run(topic, db.url)
-        rows.push(await gpuOutcome(db.pool, n, c.name, r, gpu.stats()))
+        rows.push(await gpuOutcome(db.pool, n, c.name, r, await gpu.stats()))
       })
     }
   } finally {
@@ -199,7 +199,7 @@ export async function versusGpuScenario(): Promise<void> {
 export async function versusGpuFileScenario(): Promise<void> {
   const n = quick ? 2000 : 20_000
   const rounds = quick ? 1 : 3
-  const gpu = await startMockGpu({ capacity: CAPACITY, callMs: CALL_MS, docMs: DOC_MS, over: 'reset' })
+  const gpu = await startGpuProcess({ capacity: CAPACITY, callMs: CALL_MS, docMs: DOC_MS, over: 'reset' })
   const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-versus-gpu-file-'))
   const input = writeSampleJsonl(work, n)
   const lrEnv = (dbUrl: string) => ({
@@ -238,11 +238,11 @@ export async function versusGpuFileScenario(): Promise<void> {
     for (let round = 0; round < rounds; round++) {
       for (const c of rotated(contenders, round)) {
         await withTables('vgpuf', async (db) => {
-          gpu.resetStats()
+          await gpu.resetStats()
           const r = await c.run(db.url)
           runs.set(c.name, [
             ...(runs.get(c.name) ?? []),
-            await gpuOutcome(db.pool, n, c.name, r, gpu.stats()),
+            await gpuOutcome(db.pool, n, c.name, r, await gpu.stats()),
           ])
         })
       }
