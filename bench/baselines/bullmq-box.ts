@@ -157,8 +157,10 @@ if (cfg.source.kind === 'file') {
       pending.push(JSON.parse(String(m.value)) as Doc)
       seen++
       if (pending.length >= BATCH || seen >= src.count) {
-        await add(pending)
+        // Taken before the await: partitions are handled concurrently and push meanwhile.
+        const docs = pending
         pending = []
+        await add(docs)
       }
     }
     const last = ctx.messages[ctx.messages.length - 1]?.offset ?? '0'
