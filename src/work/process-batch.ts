@@ -180,6 +180,8 @@ export async function processBatch(
   deps: PipelineDeps,
   id: string,
   signal: AbortSignal,
+  /** Called once, as the results go to the sink (the loop may then prepare its next batch). */
+  onStoring: () => void = () => {},
 ): Promise<BatchOutcome> {
   const { layout, log } = deps
   const batch = await readBatchFile(leftFile(layout, id), id)
@@ -255,6 +257,7 @@ export async function processBatch(
     await storing(deps, id, 'sink', 'recording failures', () => deps.sink.recordFailures(list), signal)
   }
 
+  onStoring()
   await storing(
     deps,
     id,

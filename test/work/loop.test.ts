@@ -106,3 +106,53 @@ test('a damaged batch file older than the grace period goes to bad/ with its rea
   assert.equal(await readMarker(layout, bad.id), null, 'no marker is left for a set-aside batch')
   assert.equal((await readMarker(layout, good.id))?.state, 'done')
 })
+
+/** A sink whose writes wait until the test lets each one through. */
+class GatedSink extends MemorySink {
+  readonly pending: { batchId: string; pass: () => void }[] = []
+  override async write(batchId: string, results: Parameters<MemorySink['write']>[1]): Promise<void> {
+    await new Promise<void>((pass) => this.pending.push({ batchId, pass }))
+    await super.write(batchId, results)
+  }
+}
+
+/** Wait until `ok` holds (the test's timeout turns a hang into a failure). */
+async function until(ok: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await ok())) await new Promise((r) => setTimeout(r, 5))
+}
+
+test('write-behind: a loop prepares its next batch while a commit is pending; each batch is done only after its own commit', {
+  timeout: 20_000,
+}, async (t) => {
+  const layout = await freshLayout(t)
+  const ids = [
+    (await batchOf(layout, 2, 'a')).id,
+    (await batchOf(layout, 2, 'b')).id,
+    (await batchOf(layout, 2, 'c')).id,
+  ]
+  const queue = new ClaimQueue({ layout, log: pino({ level: 'silent' }), rescanMs: 100, watch: false })
+  await queue.start()
+  t.after(() => queue.stop())
+  const sink = new GatedSink()
+  const ctx = context(pipelineDeps(layout, { sink }), queue)
+  const loop = runLoop(ctx, 'w0')
+  // One loop, no commit let through yet: all three batches reach the sink (the old loop stopped at one).
+  await until(() => sink.pending.length === 3)
+  for (const id of ids)
+    assert.equal((await readMarker(layout, id))?.state, 'claimed', `${id} not done before its commit`)
+  assert.equal(sink.rows.size, 0)
+  // The second commit first: that batch is done, the others still wait for theirs.
+  const second = sink.pending[1] as (typeof sink.pending)[number]
+  second.pass()
+  await until(async () => (await readMarker(layout, second.batchId))?.state === 'done')
+  for (const p of [sink.pending[0], sink.pending[2]])
+    assert.equal((await readMarker(layout, p?.batchId ?? ''))?.state, 'claimed')
+  for (const p of sink.pending) p.pass()
+  await loop
+  assert.equal(ctx.stats.batchesDone, 3)
+  assert.equal(sink.rows.size, 6)
+  for (const id of ids) {
+    assert.equal((await readMarker(layout, id))?.state, 'done')
+    assert.equal(existsSync(leftFile(layout, id)), false, 'retired after its commit')
+  }
+})
