@@ -1,5 +1,5 @@
 import { hostname } from 'node:os'
-import type { Pool, RowDataPacket } from 'mysql2/promise'
+import { escapeId, type Pool, type RowDataPacket, escape as sqlLiteral } from 'mysql2/promise'
 import { createMysqlPool, mysqlFailure } from '../adapters/mysql.js'
 import type { Settings } from '../core/config.js'
 import type { DocFailure, DocResult, Sink } from '../core/contracts.js'
@@ -14,7 +14,10 @@ const sinkError = (err: unknown, what: string): SinkError => {
   return new SinkError(f.message, f)
 }
 
-/** Rows per INSERT statement, and a byte budget well under the default max_allowed_packet (16 MiB). */
+/**
+ * Rows per INSERT statement, and a budget in characters of SQL (at most 3 bytes each in UTF-8),
+ * so a statement stays under the default max_allowed_packet (16 MiB).
+ */
 const ROWS_PER_STATEMENT = 1000
 const BYTES_PER_STATEMENT = 4 * 1024 * 1024
 
@@ -27,7 +30,7 @@ const BYTES_PER_STATEMENT = 4 * 1024 * 1024
 export class MysqlSink implements Sink {
   readonly kind = 'mysql'
   private readonly pool: Pool
-  private readonly host = hostname()
+  private readonly hostSql = sqlLiteral(hostname())
 
   /** Group commit across writers (on unless a caller, such as a benchmark baseline, wants one commit per write). */
   private readonly grouped: boolean
@@ -83,12 +86,24 @@ export class MysqlSink implements Sink {
    * committed, and only then; a batch is still all in or not at all.
    */
   write(batchId: string, results: DocResult[]): Promise<void> {
-    const now = new Date()
-    const rows = results.map((r) => [r.doc_id, ...encodeLists(r, this.format), now, batchId, this.host])
+    const rows = this.valueTuples(batchId, results)
     if (!this.grouped) return this.commit([{ batchId, rows }])
     return new Promise<void>((resolve, reject) => {
       this.waiting.push({ batchId, rows, resolve, reject })
       if (!this.flushing) void this.flush()
+    })
+  }
+
+  /**
+   * A batch's rows as SQL value tuples, escaped by the driver's own escape, made when the
+   * batch is handed over: that work is then done while the commit before it is pending, not
+   * on the commit's path. The values shared by the batch (time, batch id, host) are escaped once.
+   */
+  private valueTuples(batchId: string, results: DocResult[]): string[] {
+    const tail = `,${sqlLiteral(new Date())},${sqlLiteral(batchId)},${this.hostSql})`
+    return results.map((r) => {
+      const [ents, mapped] = encodeLists(r, this.format)
+      return `(${sqlLiteral(r.doc_id)},${sqlLiteral(ents)},${sqlLiteral(mapped)}${tail}`
     })
   }
 
@@ -125,10 +140,9 @@ export class MysqlSink implements Sink {
       if (chunks.length > 1) await conn.beginTransaction()
       for (const chunk of chunks) {
         await conn.query(
-          `INSERT INTO ?? (doc_id, ent_list_str, mapped_list_str, create_time, batch_id, host) VALUES ?
+          `INSERT INTO ${escapeId(this.settings.mysqlResultsTable)} (doc_id, ent_list_str, mapped_list_str, create_time, batch_id, host) VALUES ${chunk.join(',')}
            ON DUPLICATE KEY UPDATE ent_list_str = VALUES(ent_list_str), mapped_list_str = VALUES(mapped_list_str),
              create_time = VALUES(create_time), batch_id = VALUES(batch_id), host = VALUES(host)`,
-          [this.settings.mysqlResultsTable, chunk],
         )
       }
       if (chunks.length > 1) await conn.commit()
@@ -168,7 +182,8 @@ export class MysqlSink implements Sink {
 
 interface BatchRows {
   batchId: string
-  rows: unknown[][]
+  /** SQL value tuples, `(...)`, escaped. */
+  rows: string[]
 }
 
 /** A write waiting for its group's commit. */
@@ -194,21 +209,22 @@ function takeGroup(waiting: Pending[]): Pending[] {
   return group
 }
 
-const rowBytes = (row: unknown[]): number => (row[1] as string).length + (row[2] as string).length + 200
-const rowsBytes = (rows: unknown[][]): number => rows.reduce((n, r) => n + rowBytes(r), 0)
+const rowsBytes = (rows: string[]): number => rows.reduce((n, r) => n + r.length, 0)
 
-function* chunkRows(rows: unknown[][]): Generator<unknown[][]> {
-  let chunk: unknown[][] = []
+function* chunkRows(rows: string[]): Generator<string[]> {
+  let chunk: string[] = []
   let bytes = 0
   for (const row of rows) {
-    const size = rowBytes(row)
-    if (chunk.length > 0 && (chunk.length >= ROWS_PER_STATEMENT || bytes + size > BYTES_PER_STATEMENT)) {
+    if (
+      chunk.length > 0 &&
+      (chunk.length >= ROWS_PER_STATEMENT || bytes + row.length > BYTES_PER_STATEMENT)
+    ) {
       yield chunk
       chunk = []
       bytes = 0
     }
     chunk.push(row)
-    bytes += size
+    bytes += row.length
   }
   if (chunk.length > 0) yield chunk
 }

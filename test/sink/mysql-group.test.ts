@@ -95,3 +95,32 @@ test('the connection dropped under a group: every write in it fails retryably, n
   await Promise.all(['d1', 'd2', 'd3'].map((b) => sink.write(b, results(b, 10))))
   assert.equal((await rowsOf(db.pool)).length, 30)
 })
+
+test('values arrive byte for byte: quotes, backslashes, control characters, placeholders and emoji in ids and entities', async (t) => {
+  const db = await freshDatabase(t, 'bytes')
+  const sink = await sinkFor(t, db.url)
+  const odd = [
+    'O\'Brien "Q" \\ \\\' ?? ?',
+    'line\nbreak\ttab\r\0nul\x1aend',
+    '杭州 🚀 ä',
+    "'); DROP TABLE doc_ent_map; --",
+  ]
+  const docs: DocResult[] = odd.map((text, i) => ({
+    doc_id: `${text.slice(0, 20)}#${i}`,
+    batch_id: "b'1",
+    entities: [{ text, type: 'ORG', start: 0, end: text.length, source: 'service' }],
+    mapped: [{ text, type: 'ORG', id: `Q\\${i}'` }],
+  }))
+  await Promise.all([sink.write("b'1", docs.slice(0, 2)), sink.write("b'1", docs.slice(2))])
+  const [rows] = await db.pool.query<RowDataPacket[]>(
+    'SELECT doc_id, ent_list_str, mapped_list_str, batch_id FROM doc_ent_map',
+  )
+  assert.equal(rows.length, odd.length)
+  for (const d of docs) {
+    const row = rows.find((r) => r.doc_id === d.doc_id)
+    assert.ok(row, `row for ${JSON.stringify(d.doc_id)}`)
+    assert.equal(row.batch_id, "b'1")
+    assert.equal(JSON.parse(row.ent_list_str)[0].text, d.entities[0]?.text)
+    assert.equal(JSON.parse(row.mapped_list_str)[0].id, d.mapped[0]?.id)
+  }
+})
