@@ -1,5 +1,11 @@
 import { hostname } from 'node:os'
-import { escapeId, type Pool, type RowDataPacket, escape as sqlLiteral } from 'mysql2/promise'
+import {
+  escapeId,
+  type Pool,
+  type PoolConnection,
+  type RowDataPacket,
+  escape as sqlLiteral,
+} from 'mysql2/promise'
 import { createMysqlPool, mysqlFailure } from '../adapters/mysql.js'
 import type { Settings } from '../core/config.js'
 import type { DocFailure, DocResult, Sink } from '../core/contracts.js'
@@ -107,36 +113,77 @@ export class MysqlSink implements Sink {
     })
   }
 
+  /**
+   * One flusher at a time commits the waiting writes, group after group, on one connection.
+   * The next group's statement is sent before the writers of the group just committed go on:
+   * the database works on it while they mark their batches done. (Sent after them, it waited
+   * behind all that work: about 5 ms of every 11 ms commit, 200k rows into MariaDB.)
+   */
   private async flush(): Promise<void> {
     this.flushing = true
+    let conn: PoolConnection | null = null
     try {
-      while (this.waiting.length > 0) {
-        const group = takeGroup(this.waiting)
+      let group: Pending[] | null = takeGroup(this.waiting)
+      let sent: Promise<void> | null = null
+      while (group) {
         try {
-          await this.commit(group)
-          for (const p of group) p.resolve()
-        } catch (err) {
-          if (group.length === 1 || (err instanceof SinkError && err.retryable)) {
-            // The connection or the server (not the rows): every write in the group fails and is retried by its worker.
-            for (const p of group) p.reject(err)
-            continue
+          if (!sent) {
+            conn ??= await this.connect(group)
+            sent = this.commitOn(conn, group)
           }
-          // One batch's rows may be the cause: each on its own, so a bad batch fails alone.
-          for (const p of group) await this.commit([p]).then(p.resolve, p.reject)
+          await sent
+        } catch (err) {
+          // commitOn does not leave a failed connection for reuse.
+          conn = null
+          sent = null
+          await this.groupFailed(group, err)
+          group = takeGroup(this.waiting)
+          continue
         }
+        const committed = group
+        group = takeGroup(this.waiting)
+        sent = group && conn ? this.commitOn(conn, group) : null
+        for (const p of committed) p.resolve()
       }
     } finally {
+      conn?.release()
       this.flushing = false
     }
   }
 
-  /** One transaction for the group's rows; a single statement (autocommit) when they fit in one. */
+  private async groupFailed(group: Pending[], err: unknown): Promise<void> {
+    if (group.length === 1 || (err instanceof SinkError && err.retryable)) {
+      // The connection or the server (not the rows): every write in the group fails and is retried by its worker.
+      for (const p of group) p.reject(err)
+      return
+    }
+    // One batch's rows may be the cause: each on its own, so a bad batch fails alone.
+    for (const p of group) await this.commit([p]).then(p.resolve, p.reject)
+  }
+
+  private async connect(group: BatchRows[]): Promise<PoolConnection> {
+    try {
+      return await this.pool.getConnection()
+    } catch (err) {
+      throw sinkError(err, `${describe(group)}: connecting`)
+    }
+  }
+
+  /** One transaction for the group's rows, on a connection of its own. */
   private async commit(group: BatchRows[]): Promise<void> {
+    const conn = await this.connect(group)
+    await this.commitOn(conn, group)
+    conn.release()
+  }
+
+  /**
+   * One transaction for the group's rows; a single statement (autocommit) when they fit in one,
+   * sent before the first await. A connection that fails here is destroyed, never reused.
+   */
+  private async commitOn(conn: PoolConnection, group: BatchRows[]): Promise<void> {
     const rows = group.length === 1 ? (group[0] as BatchRows).rows : group.flatMap((p) => p.rows)
     const chunks = [...chunkRows(rows)]
-    let conn: Awaited<ReturnType<Pool['getConnection']>> | undefined
     try {
-      conn = await this.pool.getConnection()
       if (chunks.length > 1) await conn.beginTransaction()
       for (const chunk of chunks) {
         await conn.query(
@@ -148,17 +195,9 @@ export class MysqlSink implements Sink {
       if (chunks.length > 1) await conn.commit()
       this.commits++
     } catch (err) {
-      if (chunks.length > 1) await conn?.rollback().catch(() => {})
-      // A connection that failed mid-transaction is not reused.
-      conn?.destroy()
-      conn = undefined
-      const ids = group.map((p) => p.batchId).join(', ')
-      throw sinkError(
-        err,
-        `${group.length === 1 ? 'batch' : 'batches'} ${ids}: inserting ${rows.length} rows`,
-      )
-    } finally {
-      conn?.release()
+      if (chunks.length > 1) await conn.rollback().catch(() => {})
+      conn.destroy()
+      throw sinkError(err, `${describe(group)}: inserting ${rows.length} rows`)
     }
   }
 
@@ -192,9 +231,13 @@ interface Pending extends BatchRows {
   reject: (err: unknown) => void
 }
 
-/** Rows of several batches per group, up to one statement's worth (a batch is never split across groups). */
-function takeGroup(waiting: Pending[]): Pending[] {
-  const first = waiting.shift() as Pending
+const describe = (group: BatchRows[]): string =>
+  `${group.length === 1 ? 'batch' : 'batches'} ${group.map((p) => p.batchId).join(', ')}`
+
+/** Rows of several batches per group, up to one statement's worth (a batch is never split across groups); null when none wait. */
+function takeGroup(waiting: Pending[]): Pending[] | null {
+  const first = waiting.shift()
+  if (first === undefined) return null
   const group = [first]
   let rows = first.rows.length
   let bytes = rowsBytes(first.rows)
