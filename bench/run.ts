@@ -15,6 +15,7 @@
  *   compare   versus-gpu, versus-sink, scaling, two-boxes and status in one run (CI: `compare --quick`)
  *   faults    kill -9 x20 mid-run, disk full for a minute, entity service down 60 s: what was lost
  *   ab        this tree vs a baseline revision (--base REV): pool and sink jobs alternated
+ *   start-sink  start --once alone, sink-bound into MariaDB, 200k docs: this tree vs --base REV (--dir DIR: data dirs there)
  *   first-claim  start on pending batches: seconds to the first claim, this tree vs --base REV
  *   cap       LR_GPU_CONCURRENCY = 4x capacity, 2,000 docs: refused calls, baseline (--base REV) vs slow start vs remembered
  *   sources   Redis Streams and RabbitMQ -> left/ vs a bare client; the ClickHouse sink vs the MySQL sink
@@ -31,6 +32,7 @@ import { prefetchScenario } from './prefetch.js'
 import { scalingScenario, twoBoxesScenario } from './scaling.js'
 import { sinkScenario } from './sink.js'
 import { sourcesScenario } from './sources.js'
+import { startSinkScenario } from './start-sink.js'
 import { statusScenario } from './status.js'
 import { versusGpuFileScenario, versusGpuScenario, versusSinkScenario } from './versus.js'
 
@@ -38,6 +40,7 @@ const scenarios: Record<string, () => Promise<void>> = {
   ab: abScenario,
   cap: capScenario,
   'first-claim': firstClaimScenario,
+  'start-sink': startSinkScenario,
   faults: faultsScenario,
   pool: poolScenario,
   sink: sinkScenario,

@@ -1,0 +1,91 @@
+import { cpSync, mkdtempSync, rmSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import path from 'node:path'
+import type { RowDataPacket } from 'mysql2/promise'
+import {
+  baseRevision,
+  buildRevision,
+  cli,
+  median,
+  quick,
+  rotated,
+  runCliAt,
+  runTimed,
+  table,
+  withTables,
+  writeSampleJsonl,
+} from './common.js'
+
+/** The value after `flag` on the command line, if any. */
+const argAfter = (flag: string): string | undefined => {
+  const i = process.argv.indexOf(flag)
+  return i >= 0 ? process.argv[i + 1] : undefined
+}
+
+/**
+ * `npm run bench -- start-sink --base REV [--dir DIR]`: `start --once` alone, sink-bound
+ * (200,000 documents in 2,000 batches, no recognition, into MariaDB), this tree against a
+ * baseline revision. One data dir is enqueued once; every run starts from a copy of it, so
+ * both contenders find the same batch files. `--dir` puts the data dirs on another file
+ * system (a tmpfs takes file creation and deletion costs out; bench/RESULTS.md says why
+ * that matters on these machines). Rounds alternate who goes first; medians.
+ */
+export async function startSinkScenario(): Promise<void> {
+  const baseRev = baseRevision('HEAD~1')
+  const n = quick ? 20_000 : 200_000
+  const rounds = quick ? 1 : 5
+  const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-start-sink-'))
+  const dirs = mkdtempSync(path.join(argAfter('--dir') ?? tmpdir(), 'lr-bench-start-sink-dirs-'))
+  const base = buildRevision(baseRev, work)
+  const seconds: Record<string, number[]> = {}
+  try {
+    const template = path.join(dirs, 'template')
+    runCliAt(cli, ['enqueue', writeSampleJsonl(work, n), '--data-dir', template])
+    const contenders = [
+      { name: `base ${baseRev}`, script: base.bin },
+      { name: 'this tree', script: cli },
+    ]
+    for (let round = 0; round < rounds; round++) {
+      for (const c of rotated(contenders, round)) {
+        const dataDir = path.join(dirs, `run-${round}`)
+        cpSync(template, dataDir, { recursive: true })
+        await withTables('ssink', async (db) => {
+          const r = await runTimed(
+            c.script,
+            ['start', '--once', '--data-dir', dataDir, '--recognizer', 'none'],
+            {
+              LR_MYSQL_URL: db.url,
+            },
+          )
+          const [[row]] = await db.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM doc_ent_map')
+          if (Number(row?.n) !== n) throw new Error(`${c.name}: ${row?.n} rows stored, expected ${n}`)
+          seconds[c.name] = [...(seconds[c.name] ?? []), r.seconds]
+        })
+        rmSync(dataDir, { recursive: true, force: true })
+      }
+    }
+    const baseS = median(seconds[`base ${baseRev}`] ?? [])
+    console.log(
+      `start-sink: start --once, ${n} documents (batches of 100, 4 workers, no recognition) into MariaDB; data dirs under ${path.dirname(dirs)}; ${cpus().length} cores; ${rounds} round(s) alternated, medians`,
+    )
+    console.log(
+      table(
+        ['contender', 'seconds (each round)', 'median s', 'docs/s', 'vs base'],
+        contenders.map((c) => {
+          const s = seconds[c.name] ?? []
+          return [
+            c.name,
+            s.map((x) => x.toFixed(2)).join(' '),
+            median(s).toFixed(2),
+            (n / median(s)).toFixed(0),
+            `${(baseS / median(s)).toFixed(2)}x`,
+          ]
+        }),
+      ),
+    )
+  } finally {
+    base.remove()
+    rmSync(work, { recursive: true, force: true })
+    rmSync(dirs, { recursive: true, force: true })
+  }
+}
