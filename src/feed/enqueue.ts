@@ -1,7 +1,6 @@
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import path from 'node:path'
-import { createInterface } from 'node:readline'
 import { createGunzip } from 'node:zlib'
 import type { Doc } from '../core/contracts.js'
 import type { Logger } from '../core/log.js'
@@ -11,6 +10,7 @@ import { writeNewBatch } from '../store/batches.js'
 import { ensureLayout, type Layout } from '../store/layout.js'
 import { rawInput, writeDead } from '../store/set-aside.js'
 import { registerWriter } from '../store/writers.js'
+import { lineBlocks } from './line-blocks.js'
 
 export interface EnqueueOptions {
   layout: Layout
@@ -100,28 +100,28 @@ async function enqueueInto(files: string[], opts: EnqueueOptions): Promise<Enque
     })
     current = counted
     const input = file.endsWith('.gz') ? raw.pipe(createGunzip()) : raw
-    const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })
     let lineNo = 0
-    for await (const line of lines) {
-      lineNo++
-      if (line.trim() === '') continue
-      result.lines++
-      const parsed = parseDocLine(line, opts.maxTextBytes)
-      if ('reason' in parsed) {
-        result.dead++
-        await writeDead(layout, {
-          stage: 'enqueue',
-          reason: parsed.reason,
-          source: { file: file === '-' ? 'stdin' : path.resolve(file), line: lineNo },
-          ...rawInput(line),
-        })
-        log.warn({ file, line: lineNo, reason: parsed.reason }, 'input line set aside in dead/')
-        continue
+    reading: for await (const block of lineBlocks(input))
+      for (const line of block) {
+        lineNo++
+        if (line.trim() === '') continue
+        result.lines++
+        const parsed = parseDocLine(line, opts.maxTextBytes)
+        if ('reason' in parsed) {
+          result.dead++
+          await writeDead(layout, {
+            stage: 'enqueue',
+            reason: parsed.reason,
+            source: { file: file === '-' ? 'stdin' : path.resolve(file), line: lineNo },
+            ...rawInput(line),
+          })
+          log.warn({ file, line: lineNo, reason: parsed.reason }, 'input line set aside in dead/')
+          continue
+        }
+        pending.push(parsed.doc)
+        if (pending.length >= opts.batchSize) await flush(source)
+        if (opts.signal?.aborted) break reading
       }
-      pending.push(parsed.doc)
-      if (pending.length >= opts.batchSize) await flush(source)
-      if (opts.signal?.aborted) break
-    }
     await flush(source)
     doneBytes += counted.bytesRead
     current = null
