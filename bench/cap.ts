@@ -21,7 +21,7 @@ const CAPACITY = 4
  * `npm run bench -- cap [--base REV]`: LR_GPU_CONCURRENCY = 4x the capacity of the mock
  * service (capacity 4, 20 ms + 1 ms per document, connection reset over capacity),
  * 2,000 documents, `start --once`. Contenders, alternated over rounds: the baseline
- * revision (the cap starts at its maximum), this tree on a fresh data dir (slow start),
+ * revision (whatever its cap does), this tree on a fresh data dir (slow start),
  * and this tree on a data dir whose earlier run learned the limit (remembered in
  * state/gpu.json). Calls refused, the service's busy share in its window, documents stored.
  */
@@ -56,11 +56,7 @@ export async function capScenario(): Promise<void> {
       runCliAt(cli, ['enqueue', input, '--data-dir', warm])
       await runCliAtAsync(cli, ['start', '--once', '--data-dir', warm], env)
       const order = [
-        [
-          'base',
-          () =>
-            once(`baseline ${baseRev} (starts at the maximum)`, base.bin, path.join(work, `base-${round}`)),
-        ],
+        ['base', () => once(`baseline ${baseRev}`, base.bin, path.join(work, `base-${round}`))],
         ['slow', () => once('this tree, fresh data dir (slow start)', cli, path.join(work, `slow-${round}`))],
         ['warm', () => once('this tree, limit remembered from an earlier run', cli, warm)],
       ] as const
