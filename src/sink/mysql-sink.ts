@@ -117,7 +117,7 @@ export class MysqlSink implements Sink {
    * One flusher at a time commits the waiting writes, group after group, on one connection.
    * The next group's statement is sent before the writers of the group just committed go on:
    * the database works on it while they mark their batches done. (Sent after them, it waited
-   * behind all that work: about 5 ms of every 11 ms commit, 200k rows into MariaDB.)
+   * behind all that work: a 1,000-row commit into MariaDB took ~11 ms for ~6 ms of its CPU.)
    */
   private async flush(): Promise<void> {
     this.flushing = true
