@@ -20,6 +20,12 @@ export const root = path.resolve(path.dirname(new URL(import.meta.url).pathname)
 export const cli = path.join(root, 'bin', 'leftright.js')
 export const quick = process.argv.includes('--quick')
 
+/** The value after `flag` on the command line, if any. */
+export const argAfter = (flag: string): string | undefined => {
+  const i = process.argv.indexOf(flag)
+  return i >= 0 ? process.argv[i + 1] : undefined
+}
+
 /** The baseline revision named by `--base REV` on the command line, else `fallback`. */
 export function baseRevision(fallback: string): string {
   const at = process.argv.indexOf('--base')

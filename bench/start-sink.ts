@@ -3,6 +3,7 @@ import { cpus, tmpdir } from 'node:os'
 import path from 'node:path'
 import type { RowDataPacket } from 'mysql2/promise'
 import {
+  argAfter,
   baseRevision,
   buildRevision,
   cli,
@@ -15,12 +16,6 @@ import {
   withTables,
   writeSampleJsonl,
 } from './common.js'
-
-/** The value after `flag` on the command line, if any. */
-const argAfter = (flag: string): string | undefined => {
-  const i = process.argv.indexOf(flag)
-  return i >= 0 ? process.argv[i + 1] : undefined
-}
 
 /**
  * `npm run bench -- start-sink --base REV [--dir DIR]`: `start --once` alone, sink-bound

@@ -6,6 +6,7 @@ import pino from 'pino'
 import { createKafkaClient } from '../src/adapters/kafka.js'
 import { freshTopic, produce, startKafka } from '../test/services.js'
 import {
+  argAfter,
   cli,
   enqueueBesideStart,
   enqueueThenStart,
@@ -294,7 +295,8 @@ export async function versusGpuFileScenario(): Promise<void> {
 export async function versusSinkScenario(): Promise<void> {
   const n = quick ? 20_000 : 200_000
   const rounds = quick ? 1 : 3
-  const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-versus-sink-'))
+  // --dir DIR: the input and the data dirs there (a tmpfs takes this ext4's slow creates out).
+  const work = mkdtempSync(path.join(argAfter('--dir') ?? tmpdir(), 'lr-bench-versus-sink-'))
   const input = writeSampleJsonl(work, n)
   const rows: { name: string; seconds: number; docs: number; maxRssKb: number }[] = []
   const count = async (pool: import('mysql2/promise').Pool) => {
@@ -397,7 +399,7 @@ export async function versusSinkScenario(): Promise<void> {
   }
   const lr = rows[0] as (typeof rows)[number]
   console.log(
-    `versus-sink: ${n} documents, no recognition, into MariaDB (127.0.0.1); ${cpus().length} cores; ${rounds} round(s), contenders rotated, medians`,
+    `versus-sink: ${n} documents, no recognition, into MariaDB (127.0.0.1); data dirs under ${path.dirname(work)}; ${cpus().length} cores; ${rounds} round(s), contenders rotated, medians`,
   )
   console.log(
     table(
