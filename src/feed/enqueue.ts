@@ -81,7 +81,7 @@ async function enqueueInto(files: string[], opts: EnqueueOptions): Promise<Enque
     result.docs += docs.length
     // Not synced one by one: the input is still there if the machine dies first; one sync at the end.
     const write = writeNewBatch(layout, docs, source, { durable: false }).then((batch) => {
-      result.bytes += batch.bytes
+      result.bytes += batch.data.length
       written.push(batch.file)
       opts.onProgress?.({ bytesRead: doneBytes + (current?.bytesRead ?? 0), totalBytes, docs: result.docs })
     })

@@ -16,11 +16,11 @@ export async function writeNewBatch(
   docs: Doc[],
   source?: string,
   opts: { durable?: boolean } = {},
-): Promise<{ id: string; bytes: number; file: string; data: Buffer }> {
+): Promise<{ id: string; file: string; data: Buffer }> {
   const id = newBatchId()
   const file = leftFile(layout, id)
   const data = await writeBatchFile(file, id, docs, source, opts)
-  return { id, bytes: data.length, file, data }
+  return { id, file, data }
 }
 
 /**
