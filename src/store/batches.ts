@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs'
-import { rename, unlink, utimes } from 'node:fs/promises'
+import { type FileHandle, open, rename, unlink, utimes } from 'node:fs/promises'
+import path from 'node:path'
 import type { Doc } from '../core/contracts.js'
 import { isNotFound } from '../core/errors.js'
-import { writeFileAtomic } from './atomic.js'
+import { fsyncDir } from './atomic.js'
 import { writeBatchFile } from './batch-file.js'
 import { archiveFile, type Layout, leftFile, newBatchId } from './layout.js'
 import { deleteMilestone } from './milestone.js'
@@ -28,10 +28,26 @@ export async function writeNewBatch(
  * it, durably (after a failed fsync its pages may be gone while a second fsync says all is well).
  * A file already gone was claimed, done and retired meanwhile: its documents are in the sink,
  * nothing to write. False then.
+ * In place, never creating: a file retired while this runs stays gone (a temp file renamed over
+ * its name would bring a done batch back to run again). Readers meanwhile see the same bytes.
  */
 export async function rewriteBatchFile(file: string, data: Uint8Array): Promise<boolean> {
-  if (!existsSync(file)) return false
-  await writeFileAtomic(file, data)
+  let handle: FileHandle
+  try {
+    handle = await open(file, 'r+')
+  } catch (err) {
+    if (isNotFound(err)) return false
+    throw err
+  }
+  try {
+    await handle.writeFile(data)
+    await handle.truncate(data.length)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  // The sync pass that failed covered the file's name in left/ too.
+  await fsyncDir(path.dirname(file))
   return true
 }
 

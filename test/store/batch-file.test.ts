@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import { isLrError } from '../../src/core/errors.js'
@@ -88,4 +88,24 @@ test('rewriteBatchFile writes the same bytes over a batch file durably; a file a
   unlinkSync(file)
   assert.equal(await rewriteBatchFile(file, data), false)
   assert.equal(existsSync(file), false, 'not brought back: its documents were already done')
+})
+
+test('rewriteBatchFile never brings back a batch file retired while it runs', async (t) => {
+  const layout = layoutOf(tempDir(t))
+  await ensureLayout(layout)
+  for (let i = 0; i < 20; i++) {
+    const { file, data } = await writeNewBatch(layout, makeDocs(4), 'test', { durable: false })
+    // Retired (claimed, done, deleted) after the rewrite has begun: on whichever side of
+    // the rewrite's own steps the deletion lands, the file must stay gone, or that done
+    // batch would run again.
+    const rewriting = rewriteBatchFile(file, data)
+    unlinkSync(file)
+    await rewriting
+    assert.equal(existsSync(file), false, `round ${i}: a retired batch file came back`)
+  }
+  assert.deepEqual(
+    readdirSync(layout.left).filter((f) => f.startsWith('.tmp')),
+    [],
+    'no temp file left',
+  )
 })
