@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import {
+  argAfter,
   baseRevision,
   buildRevision,
   cli,
@@ -18,7 +19,7 @@ import { startGpuProcess } from './gpu-process.js'
 const CAPACITY = 4
 
 /**
- * `npm run bench -- cap [--base REV]`: LR_GPU_CONCURRENCY = 4x the capacity of the mock
+ * `npm run bench -- cap [--base REV] [--cap N]`: LR_GPU_CONCURRENCY = 4x (or N) the capacity of the mock
  * service (capacity 4, 20 ms + 1 ms per document, connection reset over capacity),
  * 2,000 documents, `start --once`. Contenders, alternated over rounds: the baseline
  * revision (whatever its cap does), this tree on a fresh data dir (slow start),
@@ -28,6 +29,7 @@ const CAPACITY = 4
 export async function capScenario(): Promise<void> {
   const baseRev = baseRevision('HEAD~1')
   const docs = 2000
+  const cap = Number(argAfter('--cap') ?? 4 * CAPACITY)
   const rounds = quick ? 1 : 5
   const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-cap-'))
   const base = buildRevision(baseRev, work)
@@ -35,7 +37,7 @@ export async function capScenario(): Promise<void> {
   const out: Record<string, { refused: number[]; busy: number[]; stored: number[]; seconds: number[] }> = {}
   try {
     const input = writeSampleJsonl(work, docs)
-    const env = { LR_NER_URL: gpu.url, LR_GPU_CONCURRENCY: String(4 * CAPACITY) }
+    const env = { LR_NER_URL: gpu.url, LR_GPU_CONCURRENCY: String(cap) }
     const once = async (name: string, bin: string, dataDir: string) => {
       runCliAt(bin, ['enqueue', input, '--data-dir', dataDir])
       // A data dir that ran before (the remembered limit) already holds that run's results.
@@ -69,7 +71,7 @@ export async function capScenario(): Promise<void> {
     rmSync(work, { recursive: true, force: true })
   }
   console.log(
-    `cap: ${docs} documents, LR_GPU_CONCURRENCY=${4 * CAPACITY}, mock capacity ${CAPACITY} (20 ms + 1 ms/doc, reset over capacity), ${rounds} round(s) alternated, medians`,
+    `cap: ${docs} documents, LR_GPU_CONCURRENCY=${cap}, mock capacity ${CAPACITY} (20 ms + 1 ms/doc, reset over capacity), ${rounds} round(s) alternated, medians`,
   )
   console.log(
     table(

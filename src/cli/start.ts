@@ -9,7 +9,7 @@ import { Prefetcher } from '../feed/prefetcher.js'
 import type { Source } from '../feed/source.js'
 import { ObserverRelay } from '../ops/observer-relay.js'
 import { cachedStatus } from '../ops/status.js'
-import type { GpuCap } from '../recognize/gpu-cap.js'
+import type { CallCap } from '../recognize/gpu-cap.js'
 import { ensureLayout, type Layout, layoutOf } from '../store/layout.js'
 import { readMarker } from '../store/markers.js'
 import { markedIds, pendingIds, scanSpool } from '../store/scan.js'
@@ -36,7 +36,7 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
   if (opts.role === 'start') await seedSample(settings, layout, log)
 
   let pool: WorkerPool | null = null
-  let gpuCap: GpuCap | null = null
+  let gpuCap: CallCap | null = null
   let prefetcher: Prefetcher | null = null
   let source: Source | null = null
   let outages = new Outages(log.child({ component: 'health' }))

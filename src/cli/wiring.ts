@@ -9,8 +9,8 @@ import { sleep } from '../core/sleep.js'
 import { createMapper } from '../map/create.js'
 import { rememberedLimit, writeGpuStateEverySecond } from '../ops/gpu-state.js'
 import { Janitor, janitorOptions } from '../ops/janitor.js'
-import { checkRecognizerSettings, createRecognizer } from '../recognize/create.js'
-import { GpuCap } from '../recognize/gpu-cap.js'
+import { checkRecognizerSettings, createGpuThread, createRecognizer } from '../recognize/create.js'
+import { type CallCap, GpuCap, type GpuCapOptions } from '../recognize/gpu-cap.js'
 import { createSink } from '../sink/create.js'
 import { ensureLayout, layoutOf } from '../store/layout.js'
 import { ClaimQueue } from '../work/claim-queue.js'
@@ -59,7 +59,7 @@ export async function startWorkers(opts: {
   observer?: PipelineObserver
   /** Aborted when the process is asked to stop (while it waits for MySQL, say). */
   signal: AbortSignal
-}): Promise<{ pool: WorkerPool; gpuCap: GpuCap; outages: Outages }> {
+}): Promise<{ pool: WorkerPool; gpuCap: CallCap; outages: Outages }> {
   const { settings, log, releasers } = opts
   const outages = new Outages(log.child({ component: 'health' }))
   // Where start-up time goes (ms since the process began), in the "workers started" line.
@@ -71,6 +71,17 @@ export async function startWorkers(opts: {
   checkRecognizerSettings(settings)
   const layout = layoutOf(settings.dataDir)
   await ensureLayout(layout)
+  // Start where an earlier run found the service's capacity, else start slow and grow until the
+  // first refusal: a cap far above the capacity then costs one refused call, not a burst.
+  const service = settings.recognizer === 'http' ? settings.nerUrl : null
+  const learned = await rememberedLimit(layout, service, settings.gpuRememberMs)
+  const capOptions: GpuCapOptions =
+    learned !== null
+      ? { max: settings.gpuConcurrency, start: learned }
+      : { max: settings.gpuConcurrency, start: service ? 1 : settings.gpuConcurrency, slowStart: true }
+  // The service's calls and their cap run in a thread of their own (it starts with the first call).
+  const gpuThread = service ? await createGpuThread(settings, capOptions) : null
+  const gpuCap: CallCap = gpuThread ?? new GpuCap(capOptions)
   // The recognizer's, the sink's and the mapping's modules (mysql2: ~0.1 s of loading on the main
   // thread; piscina and its threads) load, and the tables are prepared, once the workers have
   // taken their first claims: the workers read meanwhile, and recognising and storing wait for
@@ -99,7 +110,7 @@ export async function startWorkers(opts: {
   const sinkLoaded = afterClaims('sink', () => createSink(settings, layout, log.child({ component: 'sink' })))
   const mapperLoaded = afterClaims('mapper', () => createMapper(settings, log.child({ component: 'mapper' })))
   const recognizerLoaded = afterClaims('recognizer', async () => {
-    const r = await createRecognizer(settings)
+    const r = await createRecognizer(settings, gpuThread)
     mark('recognizerReady')
     return r
   })
@@ -179,15 +190,6 @@ export async function startWorkers(opts: {
   // first calls, so a crash they cause is not charged to that work; the slower housekeeping
   // (reading every done marker) follows beside the workers.
   await janitor.start({ claimsFirst: true })
-  // Start where an earlier run found the service's capacity, else start slow and grow until the
-  // first refusal: a cap far above the capacity then costs one refused call, not a burst.
-  const service = settings.recognizer === 'http' ? settings.nerUrl : null
-  const learned = await rememberedLimit(layout, service, settings.gpuRememberMs)
-  const gpuCap = new GpuCap(
-    learned !== null
-      ? { max: settings.gpuConcurrency, start: learned }
-      : { max: settings.gpuConcurrency, start: service ? 1 : settings.gpuConcurrency, slowStart: true },
-  )
   if (learned !== null)
     log.info({ limit: learned, service }, 'GPU limit learned by an earlier run; starting there')
   releasers.push(

@@ -241,11 +241,10 @@ export function doctorChecks(s: Settings): Check[] {
       name: 'entity service',
       async run() {
         if (!s.nerUrl) return skip(`LR_NER_URL unset: the embedded recognizer (${s.recognizer})`)
-        const recognizer = await createRecognizer({
-          ...s,
-          nerAttempts: 1,
-          nerTimeoutMs: Math.min(s.nerTimeoutMs, 10_000),
-        })
+        const recognizer = await createRecognizer(
+          { ...s, nerAttempts: 1, nerTimeoutMs: Math.min(s.nerTimeoutMs, 10_000) },
+          null,
+        )
         const t0 = performance.now()
         try {
           const out = await recognizer.recognize(

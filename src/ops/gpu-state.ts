@@ -3,7 +3,7 @@ import { hostname } from 'node:os'
 import type { Logger } from '../core/log.js'
 import type { Dependency, OutageState, Outages } from '../core/outages.js'
 import { ownerIsGone } from '../core/pid.js'
-import type { GpuCap } from '../recognize/gpu-cap.js'
+import type { CallCap } from '../recognize/gpu-cap.js'
 import { writeFileAtomic } from '../store/atomic.js'
 import { type Layout, stateFiles } from '../store/layout.js'
 
@@ -33,7 +33,7 @@ export interface GpuState {
  */
 export function writeGpuStateEverySecond(
   layout: Layout,
-  cap: GpuCap,
+  cap: Pick<CallCap, 'snapshot'>,
   outages: Outages,
   log: Logger,
   memory: { service: string | null; startedLearned: boolean } = { service: null, startedLearned: false },

@@ -2,6 +2,8 @@ import { availableParallelism } from 'node:os'
 import type { Settings } from '../core/config.js'
 import type { Recognized, Recognizer } from '../core/contracts.js'
 import { ConfigError } from '../core/errors.js'
+import type { GpuCapOptions } from './gpu-cap.js'
+import type { GpuThread } from './gpu-thread.js'
 
 /** `none`: no entities. Measures everything but recognition. */
 class NoRecognizer implements Recognizer {
@@ -18,8 +20,29 @@ export function checkRecognizerSettings(settings: Settings): void {
     throw new ConfigError('LR_RECOGNIZER=http needs LR_NER_URL')
 }
 
-/** Each kind's module (worker threads, the HTTP client) is loaded only when that kind is used. */
-export async function createRecognizer(settings: Settings): Promise<Recognizer> {
+/**
+ * The entity service's client with its GPU cap, in a thread of their own (GpuThread). The thread
+ * starts with the first call. It is both the `http` recognizer and the pipeline's cap.
+ */
+export async function createGpuThread(settings: Settings, cap: GpuCapOptions): Promise<GpuThread> {
+  if (!settings.nerUrl) throw new ConfigError('LR_RECOGNIZER=http needs LR_NER_URL')
+  const { GpuThread } = await import('./gpu-thread.js')
+  return new GpuThread({
+    http: {
+      url: settings.nerUrl,
+      format: settings.nerFormat,
+      timeoutMs: settings.nerTimeoutMs,
+      connections: settings.gpuConcurrency,
+    },
+    cap,
+  })
+}
+
+/**
+ * Each kind's module (worker threads, the HTTP client) is loaded only when that kind is used.
+ * `http` is the GpuThread made for the cap (createGpuThread).
+ */
+export async function createRecognizer(settings: Settings, gpuThread: GpuThread | null): Promise<Recognizer> {
   switch (settings.recognizer) {
     case 'none':
       return new NoRecognizer()
@@ -30,15 +53,7 @@ export async function createRecognizer(settings: Settings): Promise<Recognizer> 
       const { ThreadRecognizer } = await import('./thread-recognizer.js')
       return new ThreadRecognizer(settings.recognizer, settings.entitiesPath, threads)
     }
-    case 'http': {
-      if (!settings.nerUrl) throw new ConfigError('LR_RECOGNIZER=http needs LR_NER_URL')
-      const { HttpRecognizer } = await import('./http-recognizer.js')
-      return new HttpRecognizer({
-        url: settings.nerUrl,
-        format: settings.nerFormat,
-        timeoutMs: settings.nerTimeoutMs,
-        connections: settings.gpuConcurrency,
-      })
-    }
+    case 'http':
+      return gpuThread ?? (await createGpuThread(settings, { max: settings.gpuConcurrency }))
   }
 }

@@ -25,6 +25,12 @@ export interface GpuCapOptions {
   circuitOpenMs?: number
 }
 
+/** What the pipeline needs of a cap on calls: run one under it, and its state. */
+export interface CallCap {
+  run<T>(call: () => Promise<T>, signal: AbortSignal): Promise<T>
+  snapshot(): GpuCapSnapshot
+}
+
 export interface GpuCapSnapshot {
   limit: number
   /** Still growing fast from the start (no overload seen yet). */
@@ -59,7 +65,7 @@ export interface GpuCapSnapshot {
  * help (errors other than overload, or overload at the minimum limit) open a
  * circuit: no calls for `circuitOpenMs`, then one trial call decides.
  */
-export class GpuCap {
+export class GpuCap implements CallCap {
   private readonly limiter: LimitFunction
   private readonly max: number
   private readonly min: number

@@ -13,7 +13,7 @@ import { AbortedError, describeError, isNoSpace, RecognizeError } from '../core/
 import type { Logger } from '../core/log.js'
 import type { Outages } from '../core/outages.js'
 import { type RetryPolicy, retry } from '../core/retry.js'
-import type { GpuCap } from '../recognize/gpu-cap.js'
+import type { CallCap } from '../recognize/gpu-cap.js'
 import { readBatchFile } from '../store/batch-file.js'
 import { hasRoom } from '../store/disk.js'
 import { type Layout, leftFile } from '../store/layout.js'
@@ -25,7 +25,7 @@ export interface PipelineDeps {
   /** Only the calls the pipeline makes: init and close belong to whoever built each part. */
   recognizer: Pick<Recognizer, 'kind' | 'recognize'>
   /** The process-wide adaptive cap on recognition calls in flight (at most LR_GPU_CONCURRENCY). */
-  gpuCap: GpuCap
+  gpuCap: CallCap
   /** Reference data for the mapping stage (one lookup per batch). */
   mapper: Pick<Mapper, 'lookupMany'>
   sink: Pick<Sink, 'write' | 'recordFailures'>
