@@ -80,7 +80,11 @@ export async function startWorkers(opts: {
       ? { max: settings.gpuConcurrency, start: learned }
       : { max: settings.gpuConcurrency, start: service ? 1 : settings.gpuConcurrency, slowStart: true }
   // The service's calls and their cap run in a thread of their own (it starts with the first call).
-  const gpuThread = service ? await createGpuThread(settings, capOptions) : null
+  const gpuThread = service
+    ? await createGpuThread(settings, capOptions, (err) =>
+        log.error({ err }, 'the entity service client thread died; a new one starts with the next call'),
+      )
+    : null
   const gpuCap: CallCap = gpuThread ?? new GpuCap(capOptions)
   // The recognizer's, the sink's and the mapping's modules (mysql2: ~0.1 s of loading on the main
   // thread; piscina and its threads) load, and the tables are prepared, once the workers have

@@ -24,18 +24,25 @@ export function checkRecognizerSettings(settings: Settings): void {
  * The entity service's client with its GPU cap, in a thread of their own (GpuThread). The thread
  * starts with the first call. It is both the `http` recognizer and the pipeline's cap.
  */
-export async function createGpuThread(settings: Settings, cap: GpuCapOptions): Promise<GpuThread> {
+export async function createGpuThread(
+  settings: Settings,
+  cap: GpuCapOptions,
+  onDied?: (err: Error) => void,
+): Promise<GpuThread> {
   if (!settings.nerUrl) throw new ConfigError('LR_RECOGNIZER=http needs LR_NER_URL')
   const { GpuThread } = await import('./gpu-thread.js')
-  return new GpuThread({
-    http: {
-      url: settings.nerUrl,
-      format: settings.nerFormat,
-      timeoutMs: settings.nerTimeoutMs,
-      connections: settings.gpuConcurrency,
+  return new GpuThread(
+    {
+      http: {
+        url: settings.nerUrl,
+        format: settings.nerFormat,
+        timeoutMs: settings.nerTimeoutMs,
+        connections: settings.gpuConcurrency,
+      },
+      cap,
     },
-    cap,
-  })
+    onDied ? { onDied } : {},
+  )
 }
 
 /**

@@ -55,7 +55,12 @@ export class GpuThread implements Recognizer, CallCap {
 
   constructor(
     private readonly data: GpuThreadData,
-    private readonly workerUrl: URL = WORKER_URL,
+    private readonly opts: {
+      /** Told once each time a thread dies (its calls fail as retryable). */
+      onDied?: (err: Error) => void
+      /** The thread's script; tests give a stand-in. */
+      workerUrl?: URL
+    } = {},
   ) {
     this.snap = {
       limit: Math.floor(data.cap.start ?? data.cap.max),
@@ -80,7 +85,8 @@ export class GpuThread implements Recognizer, CallCap {
 
   /** The cap's state as of the last call that ended (calls, limit, circuit). */
   snapshot(): GpuCapSnapshot {
-    return { ...this.snap, inFlight: this.pending.size }
+    // Calls sent to the thread wait there under the cap; in flight are those it let through.
+    return { ...this.snap, inFlight: this.pending.size === 0 ? 0 : this.snap.inFlight }
   }
 
   recognize(docs: { doc_id: string; text: string }[], signal: AbortSignal): Promise<Recognized[]> {
@@ -135,26 +141,34 @@ export class GpuThread implements Recognizer, CallCap {
         ? // A new thread after one died: start at the limit the last one had reached.
           { ...this.data.cap, start: this.snap.limit, slowStart: this.snap.slowStart }
         : this.data.cap
-    const worker = new Worker(this.workerUrl, {
+    const worker = new Worker(this.opts.workerUrl ?? WORKER_URL, {
       workerData: { http: this.data.http, cap } satisfies GpuThreadData,
+      // Its heap holds a few calls at a time. V8's defaults (sized by the machine's memory) let it
+      // grow by ~40 MB of garbage in a 20k-document run; these keep the process near its size
+      // without the thread (bench/RESULTS.md, sixth session), with room for large documents.
+      resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 512 },
     })
     worker.on('message', (m: FromGpuThread) => this.onMessage(m))
     // An error in the thread ends it; 'exit' fails its calls.
-    worker.on('error', () => {})
+    let cause: Error | undefined
+    worker.on('error', (err) => {
+      cause = err
+    })
     worker.once('exit', (code) => {
       if (this.worker === worker) this.worker = null
       const left = [...this.pending.values()]
       this.pending.clear()
-      for (const p of left) {
-        p.reject(
-          new RecognizeError(
-            `entity service client thread stopped (exit code ${code}); the call is retried`,
-            {
-              retryable: true,
-            },
-          ),
-        )
+      if (this.closed) {
+        for (const p of left) p.reject(new AbortedError('the entity service client is closed'))
+        return
       }
+      const why = cause ? `: ${cause.message}` : ''
+      const died = new RecognizeError(
+        `entity service client thread stopped (exit code ${code})${why}; its calls are retried`,
+        { retryable: true, ...(cause ? { cause } : {}) },
+      )
+      this.opts.onDied?.(died)
+      for (const p of left) p.reject(died)
     })
     // Only calls in flight keep the process alive, not an idle thread.
     worker.unref()

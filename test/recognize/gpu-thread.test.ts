@@ -83,12 +83,13 @@ parentPort.on('message', (m) => {
 })
 `,
   )
+  const died: string[] = []
   const thread = new GpuThread(
     {
       http: { url: 'http://127.0.0.1:9/', format: 'leftright', timeoutMs: 1000, connections: 1 },
       cap: { max: 4 },
     },
-    pathToFileURL(script),
+    { workerUrl: pathToFileURL(script), onDied: (err) => died.push(err.message) },
   )
   t.after(() => thread.close())
   await assert.rejects(
@@ -101,6 +102,7 @@ parentPort.on('message', (m) => {
     makeDocs(2).map((d) => d.doc_id),
   )
   assert.equal(thread.snapshot().inFlight, 0)
+  assert.deepEqual(died, ['entity service client thread stopped (exit code 3); its calls are retried'])
 })
 
 test('a cancelled call rejects at once as aborted, and the thread goes on with the others', async (t) => {
