@@ -216,9 +216,10 @@ export async function enqueueThenStart(
   dataDir: string,
   startArgs: string[],
   env: Record<string, string>,
+  bin: string = cli,
 ): Promise<{ seconds: number; maxRssKb: number }> {
-  const a = await runTimed(cli, ['enqueue', input, '--data-dir', dataDir], {})
-  const b = await runTimed(cli, ['start', '--once', '--data-dir', dataDir, ...startArgs], env)
+  const a = await runTimed(bin, ['enqueue', input, '--data-dir', dataDir], {})
+  const b = await runTimed(bin, ['start', '--once', '--data-dir', dataDir, ...startArgs], env)
   return { seconds: a.seconds + b.seconds, maxRssKb: Math.max(a.maxRssKb, b.maxRssKb) }
 }
 

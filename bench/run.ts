@@ -9,7 +9,7 @@
  *   gpu       the mock GPU service at capacity: cap = C, cap = 4C (adaptive), the original client
  *   status    `status` over 1k, 10k, 100k done batches: cold (no index) vs warm
  *   versus-gpu  Kafka -> mock GPU -> MariaDB: leftright (cap C, 4C) vs BullMQ vs the original scripts
- *   versus-gpu-file  20k documents from a file -> mock GPU -> MariaDB: leftright (sequential, side by side) vs BullMQ
+ *   versus-gpu-file  20k documents from a file -> mock GPU -> MariaDB: leftright (sequential, side by side; [--base REV] that revision too) vs BullMQ
  *   scaling   10k/100k/1M documents: time per document and peak RSS; claim latency with 1k/100k pending
  *   two-boxes two processes in one Kafka group, a GPU service each, vs one
  *   compare   versus-gpu, versus-sink, scaling, two-boxes and status in one run (CI: `compare --quick`)

@@ -7,6 +7,8 @@ import { createKafkaClient } from '../src/adapters/kafka.js'
 import { freshTopic, produce, startKafka } from '../test/services.js'
 import {
   argAfter,
+  baseRevision,
+  buildRevision,
   cli,
   enqueueBesideStart,
   enqueueThenStart,
@@ -195,14 +197,17 @@ export async function versusGpuScenario(): Promise<void> {
  * documents in a JSONL file, through the mock GPU service (capacity 4, 20 ms per call
  * + 1 ms per document, reset over capacity), into MariaDB. leftright at cap = C as
  * enqueue then start --once, and side by side; BullMQ (concurrency C) from the file.
+ * With `--base REV`, that revision's enqueue then start --once as well.
  * Contenders rotated over rounds; medians.
  */
 export async function versusGpuFileScenario(): Promise<void> {
+  const baseRev = process.argv.includes('--base') ? baseRevision('HEAD~1') : null
   const n = quick ? 2000 : 20_000
   const rounds = quick ? 1 : 3
   const gpu = await startGpuProcess({ capacity: CAPACITY, callMs: CALL_MS, docMs: DOC_MS, over: 'reset' })
   const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-versus-gpu-file-'))
   const input = writeSampleJsonl(work, n)
+  const base = baseRev ? buildRevision(baseRev, work) : null
   const lrEnv = (dbUrl: string) => ({
     LR_MYSQL_URL: dbUrl,
     LR_NER_URL: gpu.url,
@@ -219,6 +224,15 @@ export async function versusGpuFileScenario(): Promise<void> {
       name: 'leftright cap C (enqueue and start --once side by side)',
       run: (dbUrl) => enqueueBesideStart(input, path.join(work, `lr-${Date.now()}`), [], lrEnv(dbUrl)),
     },
+    ...(base
+      ? [
+          {
+            name: `leftright ${baseRev} cap C (enqueue, then start --once)`,
+            run: (dbUrl: string) =>
+              enqueueThenStart(input, path.join(work, `base-${Date.now()}`), [], lrEnv(dbUrl), base.bin),
+          },
+        ]
+      : []),
     {
       name: 'BullMQ (concurrency C, same client and sink)',
       async run(dbUrl) {
@@ -250,6 +264,7 @@ export async function versusGpuFileScenario(): Promise<void> {
     }
   } finally {
     await gpu.close()
+    base?.remove()
     rmSync(work, { recursive: true, force: true })
   }
   // The round with the median wall time stands for each contender.
