@@ -13,7 +13,7 @@ export interface GpuState {
   limit: number
   /** The entity service this limit was found for. */
   service?: string | null
-  /** The limit was learned (an overload was seen, or it started from a learned limit). */
+  /** The limit was learned (an overload was seen, the slow start reached the maximum, or it started from a learned limit). */
   learned?: boolean
   lastCallAt?: number | null
   max: number
@@ -29,7 +29,11 @@ export interface GpuState {
 
 /**
  * state/gpu.json: the cap's limit and calls in flight, written every second so
- * `status` (another process) can show them. Returns the stop function.
+ * `status` (another process) can show them, and once more at stop, so that the next start
+ * finds what this run learned however short it was. Returns the stop function.
+ * Learned: the service refused calls (the limit sits below where it did), or the slow start
+ * grew to LR_GPU_CONCURRENCY without a refusal (the service took that many). Either way the
+ * next start within LR_GPU_REMEMBER_MS begins there instead of at 1.
  */
 export function writeGpuStateEverySecond(
   layout: Layout,
@@ -37,20 +41,20 @@ export function writeGpuStateEverySecond(
   outages: Outages,
   log: Logger,
   memory: { service: string | null; startedLearned: boolean } = { service: null, startedLearned: false },
-): () => void {
+): () => Promise<void> {
   let failing = false
-  const timer = setInterval(() => {
+  const write = async (): Promise<void> => {
     const snap = cap.snapshot()
     const state = {
       host: hostname(),
       pid: process.pid,
       at: new Date().toISOString(),
       service: memory.service,
-      learned: memory.startedLearned || snap.overloads > 0,
+      learned: memory.startedLearned || snap.overloads > 0 || !snap.slowStart,
       ...snap,
       dependencies: outages.snapshot(),
     }
-    writeFileAtomic(stateFiles(layout).gpu, `${JSON.stringify(state)}\n`, { durable: false }).then(
+    await writeFileAtomic(stateFiles(layout).gpu, `${JSON.stringify(state)}\n`, { durable: false }).then(
       () => {
         failing = false
       },
@@ -60,9 +64,13 @@ export function writeGpuStateEverySecond(
         failing = true
       },
     )
-  }, EVERY_MS)
+  }
+  const timer = setInterval(() => void write(), EVERY_MS)
   timer.unref()
-  return () => clearInterval(timer)
+  return async () => {
+    clearInterval(timer)
+    await write()
+  }
 }
 
 /** The GPU cap of a pool running on this host (or another), or null when none is. */

@@ -180,3 +180,29 @@ test('Hugging Face format, and a service that refuses large calls: calls are spl
 })
 
 // A batch that crashes its process every time: see test/faults/poison.test.ts (split until the one document is found).
+
+test('a cap that reached LR_GPU_CONCURRENCY without a refusal is remembered: the next start begins there, not at 1', async (t) => {
+  const gpu = await mockGpu(t, { capacity: 4, callMs: 20, over: 'reset' })
+  const dir = await enqueued(t, 400)
+  const env = { LR_NER_URL: gpu.url, LR_GPU_CONCURRENCY: '4' }
+  const first = runCli(t, ['start', '--once', '--data-dir', dir], env)
+  assert.equal((await first.exited).code, 0, first.stderr)
+  assert.equal(gpu.stats().rejected, 0, 'the service took every call')
+  assert.equal(finalGpu(first.stdout).limit, 4, 'slow start grew to the maximum')
+  // Written when the run ends too, not only every second: this run took less than a second or so.
+  const state = JSON.parse(readFileSync(path.join(dir, 'state', 'gpu.json'), 'utf8')) as {
+    limit: number
+    learned: boolean
+  }
+  assert.equal(state.limit, 4)
+  assert.equal(state.learned, true)
+  const input = path.join(dir, 'more.jsonl')
+  writeJsonl(input, makeDocs(100, 'more-'))
+  const enqueue = runCli(t, ['enqueue', input, '--data-dir', dir])
+  assert.equal((await enqueue.exited).code, 0, enqueue.stderr)
+  const second = runCli(t, ['start', '--once', '--data-dir', dir], env)
+  assert.equal((await second.exited).code, 0, second.stderr)
+  const began = logRecords(second.stdout).find((r) => String(r.msg).startsWith('GPU limit learned'))
+  assert.equal(began?.limit, 4, 'the second run started at the limit the first one reached')
+  assert.equal(resultCounts(dir).size, 500)
+})
