@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { startGpuProcess } from '../scripts/mock-gpu-process.js'
 import {
   argAfter,
   baseRevision,
@@ -14,7 +15,6 @@ import {
   table,
   writeSampleJsonl,
 } from './common.js'
-import { startGpuProcess } from './gpu-process.js'
 
 const CAPACITY = 4
 

@@ -3,6 +3,7 @@ import { cpus, tmpdir } from 'node:os'
 import path from 'node:path'
 import type { RowDataPacket } from 'mysql2/promise'
 import pino from 'pino'
+import { startGpuProcess } from '../scripts/mock-gpu-process.js'
 import { createKafkaClient } from '../src/adapters/kafka.js'
 import { freshTopic, produce, startKafka } from '../test/services.js'
 import {
@@ -22,7 +23,6 @@ import {
   withTables,
   writeSampleJsonl,
 } from './common.js'
-import { startGpuProcess } from './gpu-process.js'
 import { loadData, sameRows } from './sink.js'
 
 const CAPACITY = 4

@@ -1,43 +1,21 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import { pathToFileURL } from 'node:url'
+import { startGpuProcess } from '../../scripts/mock-gpu-process.js'
 import { RecognizeError } from '../../src/core/errors.js'
 import { GpuThread } from '../../src/recognize/gpu-thread.js'
-import { makeDocs, repoRoot, tempDir } from '../helpers.js'
-
-const never = new AbortController().signal
+import { makeDocs, tempDir } from '../helpers.js'
 
 /** The mock GPU service in a process of its own: a blocked main thread here does not block it. */
-async function mockGpuProcess(t: { after(fn: () => unknown): void }): Promise<{
-  url: string
-  calls(): Promise<number>
-}> {
-  const child = spawn(
-    process.execPath,
-    [
-      path.join(repoRoot, 'dist', 'scripts', 'mock-gpu.js'),
-      ...['--port', '0', '--capacity', '4', '--call-ms', '20', '--doc-ms', '1', '--over', 'reset'],
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  )
-  t.after(() => child.kill())
-  const url = await new Promise<string>((resolve, reject) => {
-    let seen = ''
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      seen += c
-      const m = /listening on (\S+)/.exec(seen)
-      if (m?.[1]) resolve(m[1])
-    })
-    child.once('exit', (code) => reject(new Error(`mock GPU exited (${code}): ${seen}`)))
-  })
-  return {
-    url,
-    calls: async () => ((await (await fetch(`${url}stats`)).json()) as { calls: number }).calls,
-  }
+async function mockGpuProcess(t: { after(fn: () => unknown): void }) {
+  const gpu = await startGpuProcess({ capacity: 4, callMs: 20, docMs: 1, over: 'reset' })
+  t.after(() => gpu.close())
+  return { url: gpu.url, calls: async () => (await gpu.stats()).calls }
 }
+
+const never = new AbortController().signal
 
 test('calls keep going out while the main thread is blocked: the client and its cap run in their own thread', async (t) => {
   const gpu = await mockGpuProcess(t)

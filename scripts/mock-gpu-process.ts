@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process'
 import path from 'node:path'
-import type { MockGpuStats } from '../scripts/mock-gpu.js'
-import { root } from './common.js'
+import type { MockGpuStats } from './mock-gpu.js'
+
+/** The repository (this file runs as dist/scripts/mock-gpu-process.js). */
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..')
 
 /** The mock GPU service in a process of its own, as the real service runs: stats over HTTP. */
 export interface GpuProcess {
