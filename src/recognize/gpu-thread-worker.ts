@@ -54,10 +54,8 @@ port.on('message', (m: ToGpuThread) => {
       return
     case 'close':
       for (const ctl of calls.values()) ctl.abort()
-      void recognizer.close().finally(() => {
-        send({ type: 'closed' })
-        port.close()
-      })
+      // With its pool and port closed, the thread ends; GpuThread.close waits for that.
+      void recognizer.close().finally(() => port.close())
       return
   }
 })

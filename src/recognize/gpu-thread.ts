@@ -21,7 +21,6 @@ export type FromGpuThread =
       aborted: boolean
       snap: GpuCapSnapshot
     }
-  | { type: 'closed' }
 
 export interface GpuThreadData {
   http: HttpRecognizerOptions
@@ -177,7 +176,6 @@ export class GpuThread implements Recognizer, CallCap {
   }
 
   private onMessage(m: FromGpuThread): void {
-    if (m.type === 'closed') return
     this.snap = m.snap
     const p = this.pending.get(m.id)
     if (!p) return

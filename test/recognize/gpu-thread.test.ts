@@ -8,29 +8,32 @@ import { RecognizeError } from '../../src/core/errors.js'
 import { GpuThread } from '../../src/recognize/gpu-thread.js'
 import { makeDocs, tempDir } from '../helpers.js'
 
-/** The mock GPU service in a process of its own: a blocked main thread here does not block it. */
-async function mockGpuProcess(t: { after(fn: () => unknown): void }) {
+/**
+ * A GpuThread (cap 4) on the mock GPU service in a process of its own: a blocked main thread
+ * here does not block the service.
+ */
+async function threadOnMockGpu(t: { after(fn: () => unknown): void }) {
   const gpu = await startGpuProcess({ capacity: 4, callMs: 20, docMs: 1, over: 'reset' })
   t.after(() => gpu.close())
-  return { url: gpu.url, calls: async () => (await gpu.stats()).calls }
-}
-
-const never = new AbortController().signal
-
-test('calls keep going out while the main thread is blocked: the client and its cap run in their own thread', async (t) => {
-  const gpu = await mockGpuProcess(t)
   const thread = new GpuThread({
     http: { url: gpu.url, format: 'leftright', timeoutMs: 30_000, connections: 4 },
     cap: { max: 4 },
   })
   t.after(() => thread.close())
+  return { thread, calls: async () => (await gpu.stats()).calls }
+}
+
+const never = new AbortController().signal
+
+test('calls keep going out while the main thread is blocked: the client and its cap run in their own thread', async (t) => {
+  const { thread, calls: served } = await threadOnMockGpu(t)
   const calls = Array.from({ length: 60 }, (_, i) => thread.recognize(makeDocs(16, `c${i}-`), never))
   await calls[0]
-  const before = await gpu.calls()
+  const before = await served()
   // Half a second in which this thread runs nothing else (a long batch, a stalled disk, a GC pause).
   // A cap on this thread would start no call meanwhile: a slot freed by the service waits for it.
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500)
-  const during = (await gpu.calls()) - before
+  const during = (await served()) - before
   // At 36 ms a call and 4 at once, ~55 calls fit in 500 ms; without the thread, none start.
   assert.ok(during >= 20, `${during} calls started while the main thread was blocked`)
   const results = await Promise.all(calls)
@@ -84,12 +87,7 @@ parentPort.on('message', (m) => {
 })
 
 test('a cancelled call rejects at once as aborted, and the thread goes on with the others', async (t) => {
-  const gpu = await mockGpuProcess(t)
-  const thread = new GpuThread({
-    http: { url: gpu.url, format: 'leftright', timeoutMs: 30_000, connections: 4 },
-    cap: { max: 4 },
-  })
-  t.after(() => thread.close())
+  const { thread } = await threadOnMockGpu(t)
   const stop = new AbortController()
   const cancelled = thread.recognize(makeDocs(16, 'x-'), stop.signal)
   const kept = thread.recognize(makeDocs(16, 'y-'), never)
