@@ -89,6 +89,11 @@ test('start --once while enqueue still writes: start waits for the writer, then 
   t.after(() => enq.kill('SIGKILL'))
   const enqExit = new Promise<number | null>((resolve) => enq.on('exit', (code) => resolve(code)))
   enq.stdin.write(docs.slice(0, 100).map(line).join(''))
+  // start --once waits for a writer it can see: launched before enqueue has registered (a
+  // loaded machine starts processes slowly), it would find nothing and rightly exit.
+  const writers = path.join(dir, 'state', 'writers')
+  while (!existsSync(writers) || readdirSync(writers).length === 0)
+    await new Promise((r) => setTimeout(r, 20))
   const start = runCli(t, ['start', '--once', '--data-dir', dir, '--workers', '2', '--rescan-ms', '200'])
   // The first part is processed while enqueue still holds its input open.
   const done = () =>
