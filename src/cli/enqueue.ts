@@ -21,6 +21,7 @@ export async function runEnqueue(args: ParsedArgs): Promise<number> {
       layout: layoutOf(settings.dataDir),
       batchSize: settings.batchSize,
       maxTextBytes: settings.maxTextBytes,
+      minFreeDisk: settings.minFreeDisk,
       log,
       onProgress: (p) => {
         if (!bar) return

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import { createGunzip } from 'node:zlib'
+import type { DiskFloor } from '../core/config.js'
 import type { Doc } from '../core/contracts.js'
 import type { Logger } from '../core/log.js'
 import { syncFileSystem } from '../store/atomic.js'
@@ -10,12 +11,15 @@ import { writeNewBatch } from '../store/batches.js'
 import { ensureLayout, type Layout } from '../store/layout.js'
 import { rawInput, writeDead } from '../store/set-aside.js'
 import { registerWriter } from '../store/writers.js'
+import { DiskRoom } from './disk-room.js'
 import { lineBlocks } from './line-blocks.js'
 
 export interface EnqueueOptions {
   layout: Layout
   batchSize: number
   maxTextBytes: number
+  /** Below this much free disk, enqueue waits (LR_MIN_FREE_DISK); none: it writes until the disk is full. */
+  minFreeDisk?: DiskFloor
   log: Logger
   signal?: AbortSignal
   /** Called after each batch file is written: input bytes read so far, of all files, and documents. */
@@ -70,23 +74,37 @@ async function enqueueInto(files: string[], opts: EnqueueOptions): Promise<Enque
   for (const file of files) if (file !== '-') totalBytes += (await stat(file).catch(() => ({ size: 0 }))).size
   let doneBytes = 0
   let current: { bytesRead: number } | null = null
-  // Several batch files are written at once (the reading goes on meanwhile); a failed write
-  // fails the enqueue at the next flush or at the end, as a sequential one would.
+  const room = new DiskRoom(layout.root, opts.minFreeDisk, log, opts.signal)
+  // Several batch files are written at once (the reading goes on meanwhile). A write that fails
+  // for want of space waits for it and is written again; any other failure fails the enqueue at
+  // the next flush or at the end, as a sequential one would. None is dropped.
   const inFlight = new Set<Promise<void>>()
+  let failed: { err: unknown } | null = null
   const flush = async (source: string): Promise<void> => {
+    if (failed) throw failed.err
     if (pending.length === 0) return
     const docs = pending
     pending = []
-    result.batches++
-    result.docs += docs.length
+    // A batch file is about the size of its texts: at most 3 UTF-8 bytes per UTF-16 unit.
+    await room.waitForFloor(3 * docs.reduce((n, d) => n + d.text.length, 0))
     // Not synced one by one: the input is still there if the machine dies first; one sync at the end.
-    const write = writeNewBatch(layout, docs, source, { durable: false }).then((batch) => {
-      result.bytes += batch.data.length
-      written.push(batch.file)
-      opts.onProgress?.({ bytesRead: doneBytes + (current?.bytesRead ?? 0), totalBytes, docs: result.docs })
-    })
+    const write = room
+      .write(() => writeNewBatch(layout, docs, source, { durable: false }))
+      .then((batch) => {
+        result.batches++
+        result.docs += docs.length
+        result.bytes += batch.data.length
+        written.push(batch.file)
+        opts.onProgress?.({ bytesRead: doneBytes + (current?.bytesRead ?? 0), totalBytes, docs: result.docs })
+      })
     inFlight.add(write)
-    void write.finally(() => inFlight.delete(write)).catch(() => {})
+    write.then(
+      () => inFlight.delete(write),
+      (err: unknown) => {
+        inFlight.delete(write)
+        failed ??= { err }
+      },
+    )
     if (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight)
   }
   for (const file of files) {
@@ -127,7 +145,8 @@ async function enqueueInto(files: string[], opts: EnqueueOptions): Promise<Enque
     current = null
     result.files++
   }
-  await Promise.all(inFlight)
+  await Promise.allSettled(inFlight)
+  if (failed) throw (failed as { err: unknown }).err
   await syncFileSystem(layout.left, written)
   return result
 }

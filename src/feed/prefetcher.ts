@@ -6,7 +6,7 @@ import { retry } from '../core/retry.js'
 import { sleep } from '../core/sleep.js'
 import { writeFileAtomic } from '../store/atomic.js'
 import { rewriteBatchFile, writeNewBatch } from '../store/batches.js'
-import { diskState } from '../store/disk.js'
+import { floorState } from '../store/disk.js'
 import { type Layout, stateFiles } from '../store/layout.js'
 import { scanSpool } from '../store/scan.js'
 import { rawInput, writeDead } from '../store/set-aside.js'
@@ -272,14 +272,8 @@ export class Prefetcher implements Service {
 
   private async checkRoom(): Promise<PauseReason> {
     // Hysteresis for the disk too: once paused, resume only with a margin above the floor.
-    const floor = this.settings.minFreeDisk
-    const resumeFloor =
-      this.stats.paused === 'disk'
-        ? floor.kind === 'percent'
-          ? { kind: 'percent' as const, value: Math.min(100, floor.value + 1) }
-          : { kind: 'bytes' as const, value: Math.round(floor.value * 1.1) }
-        : floor
-    if ((await diskState(this.layout.root, resumeFloor)).low) return 'disk'
+    const disk = await floorState(this.layout.root, this.settings.minFreeDisk, this.stats.paused === 'disk')
+    if (disk.low) return 'disk'
     const n = (await scanSpool(this.layout)).left.size + this.writing
     this.checked = { at: Date.now(), left: n }
     this.allowedSince = 0

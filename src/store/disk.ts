@@ -4,6 +4,8 @@ import type { DiskFloor } from '../core/config.js'
 export interface DiskState {
   freeBytes: number
   totalBytes: number
+  /** The floor in bytes. */
+  minBytes: number
   /** True when free space is under the floor. */
   low: boolean
 }
@@ -13,7 +15,21 @@ export async function diskState(dir: string, floor: DiskFloor): Promise<DiskStat
   const freeBytes = s.bavail * s.bsize
   const totalBytes = s.blocks * s.bsize
   const minBytes = floor.kind === 'percent' ? (totalBytes * floor.value) / 100 : floor.value
-  return { freeBytes, totalBytes, low: freeBytes < minBytes }
+  return { freeBytes, totalBytes, minBytes, low: freeBytes < minBytes }
+}
+
+/**
+ * Free space against the floor, for a writer that pauses under it. Once it has paused
+ * (`paused`), it sees room again only a margin above the floor (one point, or 10% more bytes),
+ * so it does not flap on every file.
+ */
+export function floorState(dir: string, floor: DiskFloor, paused: boolean): Promise<DiskState> {
+  const resume: DiskFloor = !paused
+    ? floor
+    : floor.kind === 'percent'
+      ? { kind: 'percent', value: Math.min(100, floor.value + 1) }
+      : { kind: 'bytes', value: Math.round(floor.value * 1.1) }
+  return diskState(dir, resume)
 }
 
 /** Free bytes that let a worker record a claim, a milestone and a done marker again (and not flap). */

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import {
   closeSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -14,6 +15,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
 import type { RowDataPacket } from 'mysql2/promise'
+import { readBatchFile } from '../../src/store/batch-file.js'
 import { logRecords, makeDocs, readMarkers, resultCounts, runCli, tempDir, writeJsonl } from '../helpers.js'
 import { freshDatabase } from '../services.js'
 
@@ -106,3 +108,127 @@ for (const sink of ['file', 'mysql'] as const) {
     assert.ok([...readMarkers(data).values()].every((m) => m.state === 'done'))
   })
 }
+
+/** Fill the file system until `leave` bytes are free; returns the filler to delete later. */
+function fillLeaving(dir: string, leave: number): string {
+  const filler = path.join(dir, 'filler')
+  const s = statfsSync(dir)
+  const size = s.bavail * s.bsize - leave
+  const fd = openSync(filler, 'w')
+  const chunk = Buffer.alloc(64 * 1024)
+  try {
+    for (let done = 0; done < size; ) done += writeSync(fd, chunk, 0, Math.min(chunk.length, size - done))
+  } finally {
+    closeSync(fd)
+  }
+  return filler
+}
+
+/** doc_id -> how many batch files in left/ hold it; any temp file left there is an error. */
+async function docsInLeft(data: string): Promise<Map<string, number>> {
+  const seen = new Map<string, number>()
+  for (const name of readdirSync(path.join(data, 'left'))) {
+    assert.ok(!name.startsWith('.'), `no temp file left behind: ${name}`)
+    const id = name.replace(/\.msgpack$/, '')
+    for (const d of (await readBatchFile(path.join(data, 'left', name), id)).docs) {
+      seen.set(d.doc_id, (seen.get(d.doc_id) ?? 0) + 1)
+    }
+  }
+  return seen
+}
+
+// About 3 MB of batch files: 3,000 documents of ~1 KB.
+const bigDocs = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({
+    doc_id: `big-${i}`,
+    text: `${'Jack Ma founded Alibaba. '.repeat(40)}${i}`,
+  }))
+
+test('enqueue onto a disk that runs out: it waits, says so once, and every document is in left/ once space is back', async (t) => {
+  const mount = smallDisk(t, '8m')
+  const data = path.join(mount, 'data')
+  mkdirSync(data)
+  const input = path.join(tempDir(t), 'in.jsonl')
+  writeJsonl(input, bigDocs(3000))
+  const filler = fillLeaving(mount, 1024 * 1024)
+  const run = runCli(t, ['enqueue', input, '--data-dir', data, '--batch-size', '50'], {
+    LR_MIN_FREE_DISK: '0',
+  })
+  await run.waitForLine((l) => l.includes('out of disk space'))
+  await new Promise((r) => setTimeout(r, 1500))
+  assert.equal(run.child.exitCode, null, `still running, waiting for space: ${run.stderr}`)
+  rmSync(filler)
+  const { code } = await run.exited
+  assert.equal(code, 0, run.stderr)
+  const logs = logRecords(run.stdout)
+  const said = (text: string) => logs.filter((r) => String(r.msg).includes(text)).length
+  assert.equal(said('out of disk space'), 1, 'one line when it ran out')
+  assert.equal(said('disk space is back'), 1, 'one line when it went on')
+  const seen = await docsInLeft(data)
+  assert.equal(seen.size, 3000, 'every document is in a batch file')
+  assert.ok(
+    [...seen.values()].every((n) => n === 1),
+    'each in one batch file',
+  )
+})
+
+test('enqueue pauses while free disk is under LR_MIN_FREE_DISK and goes on by itself', async (t) => {
+  const mount = smallDisk(t, '8m')
+  const data = path.join(mount, 'data')
+  mkdirSync(data)
+  const input = path.join(tempDir(t), 'in.jsonl')
+  writeJsonl(input, bigDocs(3000))
+  const filler = fillLeaving(mount, 4 * 1024 * 1024)
+  const run = runCli(t, ['enqueue', input, '--data-dir', data, '--batch-size', '50'], {
+    LR_MIN_FREE_DISK: '3MB',
+  })
+  await run.waitForLine((l) => l.includes('enqueue paused'))
+  await new Promise((r) => setTimeout(r, 1500))
+  assert.equal(run.child.exitCode, null, `still running, paused: ${run.stderr}`)
+  const free = statfsSync(mount)
+  assert.ok(
+    free.bavail * free.bsize > 2 * 1024 * 1024,
+    'it stopped writing near the floor, not at a full disk',
+  )
+  rmSync(filler)
+  const { code } = await run.exited
+  assert.equal(code, 0, run.stderr)
+  const logs = logRecords(run.stdout)
+  assert.equal(
+    logs.filter((r) => String(r.msg).includes('enqueue paused')).length,
+    1,
+    'one line when it paused',
+  )
+  assert.equal(
+    logs.filter((r) => String(r.msg).includes('enqueue resumed')).length,
+    1,
+    'one line when it went on',
+  )
+  const seen = await docsInLeft(data)
+  assert.equal(seen.size, 3000, 'every document is in a batch file')
+})
+
+// Before enqueue waited at the floor it filled the disk, and start --once could take no claim: both hung.
+test('enqueue beside start --once on a disk too small for the input: enqueue waits at the floor, start makes room, every document is stored', {
+  timeout: 60_000,
+}, async (t) => {
+  const mount = smallDisk(t, '8m')
+  const data = path.join(mount, 'data')
+  mkdirSync(data)
+  const input = path.join(tempDir(t), 'in.jsonl')
+  writeJsonl(input, bigDocs(6000))
+  fillLeaving(mount, 4 * 1024 * 1024)
+  const env = { LR_MIN_FREE_DISK: '2MB' }
+  const enqueue = runCli(t, ['enqueue', input, '--data-dir', data, '--batch-size', '50'], env)
+  const writers = path.join(data, 'state', 'writers')
+  while (!existsSync(writers) || readdirSync(writers).length === 0) await new Promise((r) => setTimeout(r, 5))
+  const start = runCli(t, ['start', '--once', '--data-dir', data, '--recognizer', 'none'], env)
+  const [e, s] = await Promise.all([enqueue.exited, start.exited])
+  assert.equal(e.code, 0, enqueue.stderr)
+  assert.equal(s.code, 0, start.stderr)
+  assert.ok(
+    logRecords(enqueue.stdout).some((r) => String(r.msg).includes('enqueue paused')),
+    'the input did not fit: enqueue waited for start to make room',
+  )
+  assert.equal(resultCounts(data).size, 6000, 'every document stored')
+})
