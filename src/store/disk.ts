@@ -4,13 +4,16 @@ import type { DiskFloor } from '../core/config.js'
 export interface DiskState {
   freeBytes: number
   totalBytes: number
-  /** The floor in bytes. */
-  minBytes: number
   /** True when free space is under the floor. */
   low: boolean
 }
 
 export async function diskState(dir: string, floor: DiskFloor): Promise<DiskState> {
+  const { low, freeBytes, totalBytes } = await againstFloor(dir, floor)
+  return { freeBytes, totalBytes, low }
+}
+
+async function againstFloor(dir: string, floor: DiskFloor): Promise<DiskState & { minBytes: number }> {
   const s = await statfs(dir)
   const freeBytes = s.bavail * s.bsize
   const totalBytes = s.blocks * s.bsize
@@ -23,13 +26,17 @@ export async function diskState(dir: string, floor: DiskFloor): Promise<DiskStat
  * (`paused`), it sees room again only a margin above the floor (one point, or 10% more bytes),
  * so it does not flap on every file.
  */
-export function floorState(dir: string, floor: DiskFloor, paused: boolean): Promise<DiskState> {
+export function floorState(
+  dir: string,
+  floor: DiskFloor,
+  paused: boolean,
+): Promise<DiskState & { minBytes: number }> {
   const resume: DiskFloor = !paused
     ? floor
     : floor.kind === 'percent'
       ? { kind: 'percent', value: Math.min(100, floor.value + 1) }
       : { kind: 'bytes', value: Math.round(floor.value * 1.1) }
-  return diskState(dir, resume)
+  return againstFloor(dir, resume)
 }
 
 /** Free bytes that let a worker record a claim, a milestone and a done marker again (and not flap). */
