@@ -122,7 +122,7 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
       source = made.source
       releasers.push('source client', made.close)
       if (once) caughtUp = await made.source.drainedCheck()
-      const p = new Prefetcher(settings, layout, made.source, log.child({ component: 'prefetch' }))
+      const p = new Prefetcher(settings, layout, made.source, log.child({ component: 'prefetch' }), outages)
       prefetcher = p
       releasers.push('prefetcher', () => p.stop())
       await p.start()

@@ -1,7 +1,9 @@
 import { hostname } from 'node:os'
 import type { Settings } from '../core/config.js'
 import type { Doc, Service } from '../core/contracts.js'
+import { isNoSpace } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
+import { Outages } from '../core/outages.js'
 import { retry } from '../core/retry.js'
 import { sleep } from '../core/sleep.js'
 import { writeFileAtomic } from '../store/atomic.js'
@@ -58,6 +60,8 @@ export class Prefetcher implements Service {
   /** Batch files being written right now (not yet in a listing of left/). */
   private writing = 0
   private checking: Promise<PauseReason> | null = null
+  /** This prefetcher found the disk full and has not written since. */
+  private diskFull = false
   private readonly acks: AckAfterSync
 
   constructor(
@@ -65,6 +69,8 @@ export class Prefetcher implements Service {
     private readonly layout: Layout,
     private readonly source: Source,
     private readonly log: Logger,
+    /** The process's outages (status shows them); a full disk is reported there once. */
+    private readonly outages: Outages = new Outages(log),
   ) {
     const maxPending = settings.prefetchMaxPending || settings.workers * 3
     // left/ also holds the batches being worked on.
@@ -151,8 +157,7 @@ export class Prefetcher implements Service {
         {
           attempts: Number.POSITIVE_INFINITY,
           retryable: () => !signal.aborted,
-          onRetry: ({ err, attempt }) =>
-            this.log.error({ err, attempt }, 'writing a batch file again failed; will retry'),
+          onRetry: ({ err, attempt }) => this.failedWrite(err, attempt, 'writing a batch file again failed'),
           wait: async (ms) => {
             await this.setPaused('disk')
             await sleep(Math.max(ms, 2000), signal)
@@ -160,7 +165,25 @@ export class Prefetcher implements Service {
         },
         signal,
       )
+      this.diskBack()
     }
+  }
+
+  /** A full disk is an outage, said once (and once when it ends); any other failed write is an error each time. */
+  private failedWrite(err: unknown, attempt: number, what: string): void {
+    if (!isNoSpace(err)) {
+      this.log.error({ err, attempt }, `${what}; will retry`)
+      return
+    }
+    this.diskFull = true
+    this.outages.failed('disk', err, 'prefetch waits')
+  }
+
+  /** A write went through: the outage this prefetcher reported is over (the workers report their own). */
+  private diskBack(): void {
+    if (!this.diskFull) return
+    this.diskFull = false
+    this.outages.ok('disk')
   }
 
   /** Wait (keeping the source's session alive) while too much written waits for its sync. */
@@ -219,8 +242,7 @@ export class Prefetcher implements Service {
           attempts: Number.POSITIVE_INFINITY,
           // ENOSPC and friends: nothing acknowledged, nothing half-written (atomic writes). Wait and retry.
           retryable: () => !stopped(),
-          onRetry: ({ err, attempt }) =>
-            this.log.error({ err, attempt }, 'writing a batch file failed; will retry'),
+          onRetry: ({ err, attempt }) => this.failedWrite(err, attempt, 'writing a batch file failed'),
           wait: async () => {
             await this.setPaused('disk')
             await this.keepAliveFor(d, 2000)
@@ -228,6 +250,7 @@ export class Prefetcher implements Service {
         },
         this.stopController.signal,
       )
+      this.diskBack()
     } catch (err) {
       if (stopped()) return null
       throw err

@@ -1,5 +1,19 @@
 import assert from 'node:assert/strict'
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { test } from 'node:test'
 import pino from 'pino'
 import type {
@@ -12,8 +26,8 @@ import { loadSettings } from '../../src/core/config.js'
 import { KafkaSource } from '../../src/feed/kafka-source.js'
 import { Prefetcher } from '../../src/feed/prefetcher.js'
 import { readBatchFile } from '../../src/store/batch-file.js'
-import { leftFile } from '../../src/store/layout.js'
-import { freshLayout } from '../work/fixtures.js'
+import { ensureLayout, layoutOf, leftFile } from '../../src/store/layout.js'
+import { captureLog, freshLayout } from '../work/fixtures.js'
 
 /** A consumer that hands one fetched batch to the prefetcher, as kafkajs's eachBatch does. */
 function oneBatch(messages: KafkaMessage[], hooks: { onHeartbeat?: () => void } = {}) {
@@ -112,4 +126,56 @@ test('a delivery returns once its files are written: the source fetches on while
   assert.equal(prefetcher.stats.messages, 5, 'every message acknowledged once its file was synced')
   const files = readdirSync(layout.left).filter((f) => !f.startsWith('.'))
   assert.equal(files.length, 3, 'five messages in batches of two: three files')
+})
+
+test('a full disk while prefetching: one line when it runs out, one when space is back; the batch is written and committed then', async (t) => {
+  const mount = mkdtempSync(path.join(tmpdir(), 'lr-prefetch-disk-'))
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mount])
+  t.after(() => {
+    execFileSync('umount', ['-l', mount])
+    rmSync(mount, { recursive: true, force: true })
+  })
+  const layout = layoutOf(path.join(mount, 'data'))
+  await ensureLayout(layout)
+  const filler = path.join(mount, 'filler')
+  const fd = openSync(filler, 'w')
+  const chunk = Buffer.alloc(64 * 1024)
+  try {
+    for (let size = chunk.length; size >= 1; ) {
+      try {
+        writeSync(fd, chunk, 0, size)
+      } catch {
+        size = Math.floor(size / 2)
+      }
+    }
+  } finally {
+    closeSync(fd)
+  }
+  assert.equal(statfsSync(mount).bavail, 0, 'the disk is full')
+  const settings = loadSettings({}, { LR_DATA_DIR: layout.root, LR_MIN_FREE_DISK: '0' })
+  const messages = Array.from({ length: 3 }, (_, i) => msg(i, JSON.stringify({ doc_id: `d${i}`, text: 'x' })))
+  const feed = oneBatch(messages)
+  const { log, lines } = captureLog()
+  const prefetcher = new Prefetcher(settings, layout, kafkaSource(feed.kafka), log)
+  await prefetcher.start()
+  // Long enough for several attempts (one every 2 s).
+  await new Promise((r) => setTimeout(r, 5000))
+  assert.deepEqual(feed.commits, [], 'nothing committed while nothing is written')
+  rmSync(filler)
+  await feed.handled()
+  await prefetcher.stop()
+  assert.deepEqual(feed.commits, ['2'])
+  assert.equal(
+    readdirSync(layout.left).filter((f) => !f.startsWith('.')).length,
+    1,
+    'the batch file, and no temp file',
+  )
+  const said = (text: string) => lines.filter((l) => String(l.msg).includes(text)).length
+  assert.equal(said('out of disk space'), 1, 'one line when it ran out')
+  assert.equal(said('disk space is back'), 1, 'one line when it went on')
+  assert.deepEqual(
+    lines.filter((l) => Number(l.level) >= 50).map((l) => l.msg),
+    [],
+    'a full disk is waited out, not an error per attempt',
+  )
 })
