@@ -1,6 +1,9 @@
 import { unknownEnv } from '../core/config.js'
 import { describeError, ErrorCodes, isLrError } from '../core/errors.js'
 import { parseCli } from './args.js'
+import { limitHeapGrowth } from './heap.js'
+
+limitHeapGrowth()
 
 // Each command's module is loaded when that command runs: `enqueue` or `status` need not load
 // the Kafka, RabbitMQ, Redis, ClickHouse and MySQL clients (start-up is module loading).
