@@ -45,7 +45,15 @@ export interface CliRun {
 export function runCli(t: TestContext, args: string[], env: Record<string, string> = {}): CliRun {
   const child = spawn(process.execPath, [cliPath, ...args], {
     cwd: repoRoot,
-    env: { ...process.env, LR_LOG_FORMAT: 'json', LR_HTTP: 'off', LR_SAMPLE: 'off', ...env },
+    // No disk floor unless a test sets one: a CI machine with little free disk must not pause enqueue or prefetch.
+    env: {
+      ...process.env,
+      LR_LOG_FORMAT: 'json',
+      LR_HTTP: 'off',
+      LR_SAMPLE: 'off',
+      LR_MIN_FREE_DISK: '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const stdout: string[] = []
