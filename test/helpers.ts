@@ -1,5 +1,15 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { TestContext } from 'node:test'
@@ -7,6 +17,46 @@ import type { Marker } from '../src/store/markers.js'
 
 export const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..')
 export const cliPath = path.join(repoRoot, 'bin', 'leftright.js')
+
+/** A tmpfs of `size` (`8m`) mounted for the test (CI runs as root), unmounted when it ends. */
+export function smallDisk(t: TestContext, size: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'lr-disk-'))
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir])
+  t.after(() => {
+    execFileSync('umount', ['-l', dir])
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return dir
+}
+
+/**
+ * Fill the file system holding `dir` until `leave` bytes are free (0: full, to the last byte);
+ * returns the filler file, to delete when space should come back.
+ */
+export function fillDisk(dir: string, leave = 0): string {
+  const filler = path.join(dir, 'filler')
+  const fd = openSync(filler, 'w')
+  const chunk = Buffer.alloc(64 * 1024)
+  try {
+    if (leave > 0) {
+      const s = statfsSync(dir)
+      const size = s.bavail * s.bsize - leave
+      for (let done = 0; done < size; ) done += writeSync(fd, chunk, 0, Math.min(chunk.length, size - done))
+    } else {
+      // Halve the write at each ENOSPC until not one byte more fits.
+      for (let size = chunk.length; size >= 1; ) {
+        try {
+          writeSync(fd, chunk, 0, size)
+        } catch {
+          size = Math.floor(size / 2)
+        }
+      }
+    }
+  } finally {
+    closeSync(fd)
+  }
+  return filler
+}
 
 /** A fresh temp folder removed when the test ends. */
 export function tempDir(t: TestContext, prefix = 'lr-test-'): string {

@@ -1,53 +1,28 @@
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  rmSync,
-  statfsSync,
-  writeSync,
-} from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import type { RowDataPacket } from 'mysql2/promise'
 import { readBatchFile } from '../../src/store/batch-file.js'
-import { logRecords, makeDocs, readMarkers, resultCounts, runCli, tempDir, writeJsonl } from '../helpers.js'
+import {
+  fillDisk,
+  logRecords,
+  makeDocs,
+  readMarkers,
+  resultCounts,
+  runCli,
+  smallDisk,
+  tempDir,
+  writeJsonl,
+} from '../helpers.js'
 import { freshDatabase } from '../services.js'
 
 // Issue "Nothing lost", item 3: at any free space, 0 bytes included, the process stays up, takes no
 // claim it cannot record, says so once, and finishes by itself when space is back.
 
-function smallDisk(t: Parameters<typeof tempDir>[0], size: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'lr-disk-'))
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir])
-  t.after(() => {
-    execFileSync('umount', ['-l', dir])
-    rmSync(dir, { recursive: true, force: true })
-  })
-  return dir
-}
-
 /** Fill the file system to 0 bytes free; returns the filler to delete later. */
 function fill(dir: string): string {
-  const filler = path.join(dir, 'filler')
-  const fd = openSync(filler, 'w')
-  const chunk = Buffer.alloc(64 * 1024)
-  try {
-    for (let size = chunk.length; size >= 1; ) {
-      try {
-        writeSync(fd, chunk, 0, size)
-      } catch {
-        size = Math.floor(size / 2)
-      }
-    }
-  } finally {
-    closeSync(fd)
-  }
+  const filler = fillDisk(dir)
   assert.equal(statfsSync(dir).bavail, 0, 'the disk is full')
   return filler
 }
@@ -109,21 +84,6 @@ for (const sink of ['file', 'mysql'] as const) {
   })
 }
 
-/** Fill the file system until `leave` bytes are free; returns the filler to delete later. */
-function fillLeaving(dir: string, leave: number): string {
-  const filler = path.join(dir, 'filler')
-  const s = statfsSync(dir)
-  const size = s.bavail * s.bsize - leave
-  const fd = openSync(filler, 'w')
-  const chunk = Buffer.alloc(64 * 1024)
-  try {
-    for (let done = 0; done < size; ) done += writeSync(fd, chunk, 0, Math.min(chunk.length, size - done))
-  } finally {
-    closeSync(fd)
-  }
-  return filler
-}
-
 /** doc_id -> how many batch files in left/ hold it; any temp file left there is an error. */
 async function docsInLeft(data: string): Promise<Map<string, number>> {
   const seen = new Map<string, number>()
@@ -150,7 +110,7 @@ test('enqueue onto a disk that runs out: it waits, says so once, and every docum
   mkdirSync(data)
   const input = path.join(tempDir(t), 'in.jsonl')
   writeJsonl(input, bigDocs(3000))
-  const filler = fillLeaving(mount, 1024 * 1024)
+  const filler = fillDisk(mount, 1024 * 1024)
   const run = runCli(t, ['enqueue', input, '--data-dir', data, '--batch-size', '50'], {
     LR_MIN_FREE_DISK: '0',
   })
@@ -178,7 +138,7 @@ test('enqueue pauses while free disk is under LR_MIN_FREE_DISK and goes on by it
   mkdirSync(data)
   const input = path.join(tempDir(t), 'in.jsonl')
   writeJsonl(input, bigDocs(3000))
-  const filler = fillLeaving(mount, 4 * 1024 * 1024)
+  const filler = fillDisk(mount, 4 * 1024 * 1024)
   const run = runCli(t, ['enqueue', input, '--data-dir', data, '--batch-size', '50'], {
     LR_MIN_FREE_DISK: '3MB',
   })
@@ -217,7 +177,7 @@ test('enqueue beside start --once on a disk too small for the input: enqueue wai
   mkdirSync(data)
   const input = path.join(tempDir(t), 'in.jsonl')
   writeJsonl(input, bigDocs(6000))
-  fillLeaving(mount, 4 * 1024 * 1024)
+  fillDisk(mount, 4 * 1024 * 1024)
   const env = { LR_MIN_FREE_DISK: '2MB' }
   const enqueue = runCli(t, ['enqueue', input, '--data-dir', data, '--batch-size', '50'], env)
   const writers = path.join(data, 'state', 'writers')

@@ -1,18 +1,5 @@
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import {
-  closeSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statfsSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import pino from 'pino'
@@ -27,6 +14,7 @@ import { KafkaSource } from '../../src/feed/kafka-source.js'
 import { Prefetcher } from '../../src/feed/prefetcher.js'
 import { readBatchFile } from '../../src/store/batch-file.js'
 import { ensureLayout, layoutOf, leftFile } from '../../src/store/layout.js'
+import { fillDisk, smallDisk } from '../helpers.js'
 import { captureLog, freshLayout } from '../work/fixtures.js'
 
 /** A consumer that hands one fetched batch to the prefetcher, as kafkajs's eachBatch does. */
@@ -129,28 +117,10 @@ test('a delivery returns once its files are written: the source fetches on while
 })
 
 test('a full disk while prefetching: one line when it runs out, one when space is back; the batch is written and committed then', async (t) => {
-  const mount = mkdtempSync(path.join(tmpdir(), 'lr-prefetch-disk-'))
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mount])
-  t.after(() => {
-    execFileSync('umount', ['-l', mount])
-    rmSync(mount, { recursive: true, force: true })
-  })
+  const mount = smallDisk(t, '4m')
   const layout = layoutOf(path.join(mount, 'data'))
   await ensureLayout(layout)
-  const filler = path.join(mount, 'filler')
-  const fd = openSync(filler, 'w')
-  const chunk = Buffer.alloc(64 * 1024)
-  try {
-    for (let size = chunk.length; size >= 1; ) {
-      try {
-        writeSync(fd, chunk, 0, size)
-      } catch {
-        size = Math.floor(size / 2)
-      }
-    }
-  } finally {
-    closeSync(fd)
-  }
+  const filler = fillDisk(mount)
   assert.equal(statfsSync(mount).bavail, 0, 'the disk is full')
   const settings = loadSettings({}, { LR_DATA_DIR: layout.root, LR_MIN_FREE_DISK: '0' })
   const messages = Array.from({ length: 3 }, (_, i) => msg(i, JSON.stringify({ doc_id: `d${i}`, text: 'x' })))
