@@ -1,11 +1,12 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Pool, RowDataPacket } from 'mysql2/promise'
 import pino from 'pino'
 import { startMockGpu } from '../scripts/mock-gpu.js'
 import { createKafkaClient } from '../src/adapters/kafka.js'
+import { fillDisk } from '../test/helpers.js'
 import { freshTopic, produce, startKafka } from '../test/services.js'
 import { benchDatabase, cli, cliEnv, quick, runCli, sampleDocs, table, writeSampleJsonl } from './common.js'
 
@@ -119,24 +120,6 @@ async function killRun(rows: (string | number)[][]): Promise<void> {
     for (const s of stops) s()
     rmSync(work, { recursive: true, force: true })
   }
-}
-
-function fillDisk(dir: string): string {
-  const filler = path.join(dir, 'filler')
-  const fd = openSync(filler, 'w')
-  const chunk = Buffer.alloc(256 * 1024)
-  try {
-    for (let size = chunk.length; size >= 1; ) {
-      try {
-        writeSync(fd, chunk, 0, size)
-      } catch {
-        size = Math.floor(size / 2)
-      }
-    }
-  } finally {
-    closeSync(fd)
-  }
-  return filler
 }
 
 async function diskRun(rows: (string | number)[][]): Promise<void> {
