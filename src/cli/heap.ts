@@ -8,8 +8,8 @@ const GROWING_PERCENT = 20
  * for recognition long enough to be promoted, then die; V8's default lets old space grow to a
  * few times what survived before it collects, and that garbage was most of the peak RSS (the
  * main heap at 47 MB used of 67 MB committed, 13 MB live). With this the peak of a 20k-document
- * run went from 142-153 MB to 134-142 MB, at no cost in time; the sink-bound `start --once` ran
- * within 2% (bench/RESULTS.md, seventh session). V8 reads the factor each time it sets the next
+ * GPU-bound run went from 148 to 140 MB at the same speed, and the sink-bound `start --once` took
+ * 2% longer (bench/RESULTS.md, seventh session). V8 reads the factor each time it sets the next
  * limit, so setting it at start-up works; it applies to the worker threads as well.
  */
 export function limitHeapGrowth(): void {
