@@ -8,6 +8,7 @@ import { ConfigError } from '../core/errors.js'
 import { createLogger } from '../core/log.js'
 import { Releasers } from '../core/releasers.js'
 import { clickhouseRows } from '../feed/clickhouse-rows.js'
+import { DiskRoom } from '../feed/disk-room.js'
 import { type DispatchTarget, dispatch, leftTarget, mysqlRows, type SourceRows } from '../feed/dispatch.js'
 import { redisTarget } from '../feed/redis-target.js'
 import { createSourceTable } from '../feed/source-table.js'
@@ -63,7 +64,11 @@ export async function runDispatch(args: ParsedArgs): Promise<number> {
     }
     let target: DispatchTarget
     if (to === 'left') {
-      target = leftTarget(layout, settings.batchSize)
+      target = leftTarget(
+        layout,
+        settings.batchSize,
+        new DiskRoom('dispatch', layout.root, settings.minFreeDisk, log, stop.signal),
+      )
     } else if (to === 'redis') {
       const redis = createRedisStreams(settings.redisUrl as string)
       releasers.push('redis', () => redis.close())

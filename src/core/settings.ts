@@ -144,7 +144,7 @@ export const definitions = {
   minFreeDisk: def<DiskFloor>(
     { kind: 'percent', value: 5 },
     diskFloor,
-    '`N%` or bytes (`500MB`, `2GB`); below it prefetch and `enqueue` pause and the janitor reclaims',
+    '`N%` or bytes (`500MB`, `2GB`); below it prefetch, `enqueue` and `dispatch --to-left` pause and the janitor reclaims',
     { shownDefault: '`5%`' },
   ),
   archiveDays: def(

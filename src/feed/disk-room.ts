@@ -10,7 +10,7 @@ import { floorState } from '../store/disk.js'
 const DISK_CHECK_MS = 500
 
 /**
- * Room on the disk for `enqueue`'s batch files. Under the floor (LR_MIN_FREE_DISK) it waits before
+ * Room on the disk for the batch files of a one-shot writer (`enqueue`, `dispatch --to-left`). Under the floor (LR_MIN_FREE_DISK) it waits before
  * writing, so that workers running beside it can still record claims and results: one line when
  * it pauses, one when it goes on. A write that finds the disk full waits for space and is written
  * again (atomic writes leave nothing half-written): one line when it ran out, one when space is back.
@@ -23,6 +23,8 @@ export class DiskRoom {
   private readonly outages: Outages
 
   constructor(
+    /** Who writes, for its log lines. */
+    private readonly who: string,
     private readonly dir: string,
     private readonly floor: DiskFloor | undefined,
     private readonly log: Logger,
@@ -42,14 +44,14 @@ export class DiskRoom {
     const pausedAt = Date.now()
     this.log.info(
       { reason: 'disk' },
-      'enqueue paused: free disk is under LR_MIN_FREE_DISK; waiting for space',
+      `${this.who} paused: free disk is under LR_MIN_FREE_DISK; waiting for space`,
     )
     do await sleep(DISK_CHECK_MS, this.signal)
     while (await this.low(floor, true))
     const pausedMs = Date.now() - pausedAt
     this.log.info(
       { reason: 'disk', pausedMs },
-      `enqueue resumed after ${Math.round(pausedMs / 1000)} s (disk)`,
+      `${this.who} resumed after ${Math.round(pausedMs / 1000)} s (disk)`,
     )
   }
 
@@ -68,7 +70,7 @@ export class DiskRoom {
       {
         attempts: Number.POSITIVE_INFINITY,
         retryable: isNoSpace,
-        onRetry: ({ err }) => this.outages.failed('disk', err, 'enqueue waits'),
+        onRetry: ({ err }) => this.outages.failed('disk', err, `${this.who} waits`),
         wait: (_ms, signal) => sleep(DISK_CHECK_MS, signal),
       },
       this.signal,

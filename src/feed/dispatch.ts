@@ -6,6 +6,7 @@ import type { Logger } from '../core/log.js'
 import { writeNewBatch } from '../store/batches.js'
 import { dispatchCheckpointFile, type Layout } from '../store/layout.js'
 import { writeDead } from '../store/set-aside.js'
+import type { DiskRoom } from './disk-room.js'
 import { loadCheckpoint, saveCheckpoint } from './dispatch-checkpoint.js'
 
 /** A row of source_data: `mid` is the doc_id, `content` the text (either may be NULL). */
@@ -155,13 +156,19 @@ export async function dispatch(opts: {
   return result
 }
 
-/** `--to-left`: batch files of batchSize documents, each written durably. */
-export function leftTarget(layout: Layout, batchSize: number): DispatchTarget {
+/**
+ * `--to-left`: batch files of batchSize documents, each written durably. Under the disk floor, or
+ * on a full disk, it waits for space (`room`) instead of failing.
+ */
+export function leftTarget(layout: Layout, batchSize: number, room: DiskRoom): DispatchTarget {
   return {
     name: 'left',
     async send(docs) {
       for (let i = 0; i < docs.length; i += batchSize) {
-        await writeNewBatch(layout, docs.slice(i, i + batchSize), 'dispatch')
+        const chunk = docs.slice(i, i + batchSize)
+        // A batch file is about the size of its texts: at most 3 UTF-8 bytes per UTF-16 unit.
+        await room.waitForFloor(3 * chunk.reduce((n, d) => n + d.text.length, 0))
+        await room.write(() => writeNewBatch(layout, chunk, 'dispatch'))
       }
     },
   }

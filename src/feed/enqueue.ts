@@ -74,7 +74,7 @@ async function enqueueInto(files: string[], opts: EnqueueOptions): Promise<Enque
   for (const file of files) if (file !== '-') totalBytes += (await stat(file).catch(() => ({ size: 0 }))).size
   let doneBytes = 0
   let current: { bytesRead: number } | null = null
-  const room = new DiskRoom(layout.root, opts.minFreeDisk, log, opts.signal)
+  const room = new DiskRoom('enqueue', layout.root, opts.minFreeDisk, log, opts.signal)
   // Several batch files are written at once (the reading goes on meanwhile). A write that fails
   // for want of space waits for it and is written again; any other failure fails the enqueue at
   // the next flush or at the end, as a sequential one would. None is dropped.

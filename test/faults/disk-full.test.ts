@@ -3,6 +3,10 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import type { RowDataPacket } from 'mysql2/promise'
+import { createMysqlPool } from '../../src/adapters/mysql.js'
+import { loadSettings } from '../../src/core/config.js'
+import { createSourceTable } from '../../src/feed/source-table.js'
+import { createResultTables } from '../../src/sink/mysql-tables.js'
 import { readBatchFile } from '../../src/store/batch-file.js'
 import {
   fillDisk,
@@ -191,4 +195,35 @@ test('enqueue beside start --once on a disk too small for the input: enqueue wai
     'the input did not fit: enqueue waited for start to make room',
   )
   assert.equal(resultCounts(data).size, 6000, 'every document stored')
+})
+
+test('dispatch --to-left onto a disk that runs out: it waits, says so once, and every missing row is in left/ once space is back', async (t) => {
+  const db = await freshDatabase(t, 'dispdisk')
+  const setup = createMysqlPool(db.url, 1)
+  await createResultTables(setup, loadSettings({}, {}))
+  await createSourceTable(setup, loadSettings({}, {}))
+  await setup.end()
+  const rows = bigDocs(3000).map((d, i) => [i + 1, d.doc_id, d.text])
+  await db.pool.query('INSERT INTO source_data (id, mid, content) VALUES ?', [rows])
+  const mount = smallDisk(t, '8m')
+  const data = path.join(mount, 'data')
+  mkdirSync(data)
+  const filler = fillDisk(mount, 1024 * 1024)
+  const run = runCli(t, ['dispatch', '--to-left', '--data-dir', data], {
+    LR_MYSQL_URL: db.url,
+    LR_BATCH_SIZE: '50',
+    LR_MIN_FREE_DISK: '0',
+  })
+  await run.waitForLine((l) => l.includes('out of disk space'))
+  await new Promise((r) => setTimeout(r, 1500))
+  assert.equal(run.child.exitCode, null, `still running, waiting for space: ${run.stderr}`)
+  rmSync(filler)
+  const { code } = await run.exited
+  assert.equal(code, 0, run.stderr)
+  const logs = logRecords(run.stdout)
+  const said = (text: string) => logs.filter((r) => String(r.msg).includes(text)).length
+  assert.equal(said('out of disk space'), 1, 'one line when it ran out')
+  assert.equal(said('disk space is back'), 1, 'one line when it went on')
+  const seen = await docsInLeft(data)
+  assert.equal(seen.size, 3000, 'every row is in a batch file')
 })
