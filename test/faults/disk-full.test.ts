@@ -9,6 +9,7 @@ import { createSourceTable } from '../../src/feed/source-table.js'
 import { createResultTables } from '../../src/sink/mysql-tables.js'
 import { readBatchFile } from '../../src/store/batch-file.js'
 import {
+  type CliRun,
   fillDisk,
   logRecords,
   makeDocs,
@@ -101,6 +102,26 @@ async function docsInLeft(data: string): Promise<Map<string, number>> {
   return seen
 }
 
+/**
+ * A one-shot writer (`run`) that found the disk full: it says so once, is still running a while
+ * later, and once `filler` is deleted ends with exit 0 and one line saying space is back.
+ * Returns what is in left/ then.
+ */
+async function waitsOutFullDisk(run: CliRun, filler: string, data: string): Promise<Map<string, number>> {
+  await run.waitForLine((l) => l.includes('out of disk space'))
+  await new Promise((r) => setTimeout(r, 1500))
+  assert.equal(run.child.exitCode, null, `still running, waiting for space: ${run.stderr}`)
+  rmSync(filler)
+  const { code } = await run.exited
+  assert.equal(code, 0, run.stderr)
+  const logs = logRecords(run.stdout)
+  const said = (text: string) => logs.filter((r) => String(r.msg).includes(text)).length
+  assert.equal(said('out of disk space'), 1, 'one line when it ran out')
+  assert.equal(said('disk space is back'), 1, 'one line when it went on')
+  const seen = await docsInLeft(data)
+  return seen
+}
+
 // About 3 MB of batch files: 3,000 documents of ~1 KB.
 const bigDocs = (n: number) =>
   Array.from({ length: n }, (_, i) => ({
@@ -118,17 +139,7 @@ test('enqueue onto a disk that runs out: it waits, says so once, and every docum
   const run = runCli(t, ['enqueue', input, '--data-dir', data, '--batch-size', '50'], {
     LR_MIN_FREE_DISK: '0',
   })
-  await run.waitForLine((l) => l.includes('out of disk space'))
-  await new Promise((r) => setTimeout(r, 1500))
-  assert.equal(run.child.exitCode, null, `still running, waiting for space: ${run.stderr}`)
-  rmSync(filler)
-  const { code } = await run.exited
-  assert.equal(code, 0, run.stderr)
-  const logs = logRecords(run.stdout)
-  const said = (text: string) => logs.filter((r) => String(r.msg).includes(text)).length
-  assert.equal(said('out of disk space'), 1, 'one line when it ran out')
-  assert.equal(said('disk space is back'), 1, 'one line when it went on')
-  const seen = await docsInLeft(data)
+  const seen = await waitsOutFullDisk(run, filler, data)
   assert.equal(seen.size, 3000, 'every document is in a batch file')
   assert.ok(
     [...seen.values()].every((n) => n === 1),
@@ -214,16 +225,6 @@ test('dispatch --to-left onto a disk that runs out: it waits, says so once, and 
     LR_BATCH_SIZE: '50',
     LR_MIN_FREE_DISK: '0',
   })
-  await run.waitForLine((l) => l.includes('out of disk space'))
-  await new Promise((r) => setTimeout(r, 1500))
-  assert.equal(run.child.exitCode, null, `still running, waiting for space: ${run.stderr}`)
-  rmSync(filler)
-  const { code } = await run.exited
-  assert.equal(code, 0, run.stderr)
-  const logs = logRecords(run.stdout)
-  const said = (text: string) => logs.filter((r) => String(r.msg).includes(text)).length
-  assert.equal(said('out of disk space'), 1, 'one line when it ran out')
-  assert.equal(said('disk space is back'), 1, 'one line when it went on')
-  const seen = await docsInLeft(data)
+  const seen = await waitsOutFullDisk(run, filler, data)
   assert.equal(seen.size, 3000, 'every row is in a batch file')
 })
