@@ -85,8 +85,7 @@ async function enqueueInto(files: string[], opts: EnqueueOptions): Promise<Enque
     if (pending.length === 0) return
     const docs = pending
     pending = []
-    // A batch file is about the size of its texts: at most 3 UTF-8 bytes per UTF-16 unit.
-    await room.waitForFloor(3 * docs.reduce((n, d) => n + d.text.length, 0))
+    await room.waitForFloor(docs)
     // Not synced one by one: the input is still there if the machine dies first; one sync at the end.
     const write = room
       .write(() => writeNewBatch(layout, docs, source, { durable: false }))
