@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { TestContext } from 'node:test'
 import type { Marker } from '../src/store/markers.js'
+import { killAtExit, undoAtExit } from './leftovers.js'
 
 export const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..')
 export const cliPath = path.join(repoRoot, 'bin', 'leftright.js')
@@ -22,9 +23,14 @@ export const cliPath = path.join(repoRoot, 'bin', 'leftright.js')
 export function smallDisk(t: TestContext, size: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'lr-disk-'))
   execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir])
-  t.after(() => {
+  const unmount = (): void => {
     execFileSync('umount', ['-l', dir])
     rmSync(dir, { recursive: true, force: true })
+  }
+  const done = undoAtExit(unmount)
+  t.after(() => {
+    done()
+    unmount()
   })
   return dir
 }
@@ -61,7 +67,12 @@ export function fillDisk(dir: string, leave = 0): string {
 /** A fresh temp folder removed when the test ends. */
 export function tempDir(t: TestContext, prefix = 'lr-test-'): string {
   const dir = mkdtempSync(path.join(tmpdir(), prefix))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const remove = (): void => rmSync(dir, { recursive: true, force: true })
+  const done = undoAtExit(remove)
+  t.after(() => {
+    done()
+    remove()
+  })
   return dir
 }
 
@@ -106,6 +117,7 @@ export function runCli(t: TestContext, args: string[], env: Record<string, strin
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  killAtExit(child)
   const stdout: string[] = []
   let partial = ''
   const watchers: { pred: (l: string) => boolean; resolve: (l: string) => void }[] = []

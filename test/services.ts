@@ -5,6 +5,7 @@ import { after, before, type TestContext } from 'node:test'
 import mysql, { type Pool } from 'mysql2/promise'
 import pino from 'pino'
 import { createKafkaClient, type KafkaClient } from '../src/adapters/kafka.js'
+import { killAtExit } from './leftovers.js'
 
 const MYSQL_ROOT = { host: '127.0.0.1', port: 3306, user: 'root', password: '' }
 
@@ -17,6 +18,7 @@ export async function startKafka(t: { after(fn: () => void): void }): Promise<st
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   )
+  killAtExit(child)
   t.after(() => child.kill('SIGKILL'))
   return new Promise((resolve, reject) => {
     let err = ''

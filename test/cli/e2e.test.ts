@@ -15,6 +15,7 @@ import {
   tempDir,
   writeJsonl,
 } from '../helpers.js'
+import { killAtExit } from '../leftovers.js'
 import { freshDatabase } from '../services.js'
 
 test('enqueue then start --once: one result per document, one done marker per batch, exit 0', async (t) => {
@@ -86,6 +87,7 @@ test('start --once while enqueue still writes: start waits for the writer, then 
     env: { ...process.env, LR_LOG_FORMAT: 'json' },
     stdio: ['pipe', 'ignore', 'pipe'],
   })
+  killAtExit(enq)
   t.after(() => enq.kill('SIGKILL'))
   const enqExit = new Promise<number | null>((resolve) => enq.on('exit', (code) => resolve(code)))
   enq.stdin.write(docs.slice(0, 100).map(line).join(''))

@@ -14,6 +14,7 @@ import {
   tempDir,
   writeJsonl,
 } from '../helpers.js'
+import { undoAtExit } from '../leftovers.js'
 
 const DOCS = 4000
 
@@ -47,13 +48,16 @@ test('handoff with rsync while workers run on both boxes, killed half-way and re
     [cliPath, 'handoff', '--data-dir', a, '--to', path.join(b, 'left'), '--count', '40', '--bwlimit', '8'],
     { cwd: repoRoot, env: { ...process.env, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
   )
-  t.after(() => {
+  // The whole process group (the CLI and its rsync), after the test or, if it never ends, at exit.
+  const killGroup = (): void => {
     try {
       process.kill(-(slow.pid as number), 'SIGKILL')
     } catch {
       // already gone
     }
-  })
+  }
+  undoAtExit(killGroup)
+  t.after(killGroup)
   let slowOut = ''
   slow.stdout.setEncoding('utf8').on('data', (c: string) => {
     slowOut += c
