@@ -63,8 +63,8 @@ export async function prefetchScenario(): Promise<void> {
       : {}),
     'bare kafkajs consume': 'bare',
   }
-  const rate: Record<string, { msgs: number[]; mb: number[] }> = {}
-  for (const name of Object.keys(contenders)) rate[name] = { msgs: [], mb: [] }
+  const rate: Record<string, { msgs: number[]; mb: number[]; join: number[]; after: number[] }> = {}
+  for (const name of Object.keys(contenders)) rate[name] = { msgs: [], mb: [], join: [], after: [] }
   try {
     const broker = await startKafka({ after: (fn) => stops.push(fn) })
     const topic = freshTopic('bench')
@@ -80,31 +80,47 @@ export async function prefetchScenario(): Promise<void> {
       const order = names.map((_, i) => names[(i + round) % names.length] as string)
       for (const who of order) {
         const m = contenders[who] as PrefetchModules | 'bare'
-        const seconds =
+        const t =
           m === 'bare'
             ? await bare(broker, topic, n)
             : await ours(m, broker, topic, n, path.join(work, `r${round}-${names.indexOf(who)}`), log)
-        const row = rate[who] as { msgs: number[]; mb: number[] }
-        row.msgs.push(n / seconds)
-        row.mb.push(bytes / 1024 ** 2 / seconds)
+        const row = rate[who] as (typeof rate)[string]
+        row.msgs.push(n / t.seconds)
+        row.mb.push(bytes / 1024 ** 2 / t.seconds)
+        row.join.push(t.firstMessage)
+        row.after.push(n / (t.seconds - t.firstMessage))
       }
     }
     console.log(
       `prefetch: ${n} messages (${(bytes / 1024 ** 2).toFixed(1)} MB of JSON), 4 partitions, kcat mock broker, batch 100, ${cpus().length} cores, ${rounds} round(s)`,
     )
     const bareRate = median(rate['bare kafkajs consume']?.msgs ?? [1])
+    const bareAfter = median(rate['bare kafkajs consume']?.after ?? [1])
     console.log(
       table(
-        ['contender', 'messages/s', 'MB/s', 'vs bare'],
+        [
+          'contender',
+          'messages/s',
+          'MB/s',
+          'vs bare',
+          'first message (s)',
+          'messages/s after it',
+          'vs bare after it',
+        ],
         Object.entries(rate).map(([name, r]) => [
           name,
           median(r.msgs).toFixed(0),
           median(r.mb).toFixed(1),
           `${(median(r.msgs) / bareRate).toFixed(2)}x`,
+          median(r.join).toFixed(2),
+          median(r.after).toFixed(0),
+          `${(median(r.after) / bareAfter).toFixed(2)}x`,
         ]),
       ),
     )
-    console.log('(from consumer start to the last message handled: group join included for both)')
+    console.log(
+      '(messages/s: from consumer start to the last message handled (written, synced and committed for leftright; counted for bare), group join included for both; "after it": from the first message delivered, the join left out)',
+    )
   } finally {
     for (const fn of stops) fn()
     base?.remove()
@@ -119,7 +135,7 @@ async function ours(
   n: number,
   dataDir: string,
   log: pino.Logger,
-): Promise<number> {
+): Promise<{ seconds: number; firstMessage: number }> {
   const settings = m.loadSettings(
     {},
     {
@@ -134,27 +150,35 @@ async function ours(
   const layout = m.layoutOf(dataDir)
   await m.ensureLayout(layout)
   const kafka = m.createKafkaClient([broker], log, 'leftright-bench')
-  const prefetcher = new m.Prefetcher(
-    settings,
-    layout,
-    new m.KafkaSource(kafka, {
-      topic: settings.kafkaTopic,
-      group: settings.kafkaGroup,
-      maxWaitMs: settings.kafkaMaxWaitMs,
-      sessionTimeoutMs: settings.kafkaSessionTimeoutMs,
-    }),
-    log,
-  )
+  const source = new m.KafkaSource(kafka, {
+    topic: settings.kafkaTopic,
+    group: settings.kafkaGroup,
+    maxWaitMs: settings.kafkaMaxWaitMs,
+    sessionTimeoutMs: settings.kafkaSessionTimeoutMs,
+  })
+  // The first delivery's time: the source's start, wrapped (works for a --base build's source too).
+  let first = 0
+  const start = source.start.bind(source)
+  source.start = (onDelivery) =>
+    start((d) => {
+      first ||= performance.now()
+      return onDelivery(d)
+    })
+  const prefetcher = new m.Prefetcher(settings, layout, source, log)
   const started = performance.now()
   await prefetcher.start()
   while (prefetcher.stats.messages < n) await new Promise((r) => setTimeout(r, 5))
   const seconds = (performance.now() - started) / 1000
   await prefetcher.stop()
   await kafka.close()
-  return seconds
+  return { seconds, firstMessage: (first - started) / 1000 }
 }
 
-async function bare(broker: string, topic: string, n: number): Promise<number> {
+async function bare(
+  broker: string,
+  topic: string,
+  n: number,
+): Promise<{ seconds: number; firstMessage: number }> {
   const kafka = new Kafka({ clientId: 'bench-bare', brokers: [broker], logLevel: logLevel.NOTHING })
   const consumer = kafka.consumer({ groupId: freshTopic('g'), maxWaitTimeInMs: 500 })
   const started = performance.now()
@@ -162,9 +186,11 @@ async function bare(broker: string, topic: string, n: number): Promise<number> {
   await consumer.subscribe({ topic, fromBeginning: true })
   let seen = 0
   let bytes = 0
+  let first = 0
   await new Promise<void>((resolve) => {
     void consumer.run({
       eachBatch: async ({ batch }) => {
+        first ||= performance.now()
         for (const m of batch.messages) bytes += m.value?.length ?? 0
         seen += batch.messages.length
         if (seen >= n) resolve()
@@ -173,7 +199,7 @@ async function bare(broker: string, topic: string, n: number): Promise<number> {
   })
   const seconds = (performance.now() - started) / 1000
   await consumer.disconnect()
-  return bytes > 0 ? seconds : Number.NaN
+  return { seconds: bytes > 0 ? seconds : Number.NaN, firstMessage: (first - started) / 1000 }
 }
 
 async function assertNothingDropped(broker: string, topic: string): Promise<void> {
