@@ -1,9 +1,10 @@
 import type { Logger } from '../core/log.js'
-import { syncFiles } from '../store/atomic.js'
+import { closeOpenFiles, type OpenFile, syncOpenFiles } from '../store/atomic.js'
 
 /** Batch files written without a sync, and what may follow once they are durable. */
 export interface Written {
-  files: string[]
+  /** Written and in place, still open: closed here once their pass is over. */
+  files: OpenFile[]
   bytes: number
   /**
    * Write the same batches again, each durably. After a failed sync pass the files' data may be
@@ -46,8 +47,8 @@ export class AckAfterSync {
     private readonly dir: string,
     private readonly log: Logger,
     private readonly signal: AbortSignal,
-    /** How files are made durable: `syncFiles`; a test hands in one that fails. */
-    private readonly sync: (dir: string, files: string[]) => Promise<void> = syncFiles,
+    /** How files are made durable: `syncOpenFiles`; a test hands in one that fails. */
+    private readonly sync: (dir: string, files: OpenFile[]) => Promise<void> = syncOpenFiles,
   ) {}
 
   /** Hand over written files; resolves once they are acknowledged, or dropped on stop. */
@@ -95,6 +96,7 @@ export class AckAfterSync {
         // commit past what it left out.
         this.stopAcknowledging(err)
       } finally {
+        closeOpenFiles(pass.flatMap((w) => w.files))
         for (const w of pass) {
           this.waitingFiles -= w.files.length
           this.waitingBytes -= w.bytes

@@ -6,8 +6,8 @@ import type { Logger } from '../core/log.js'
 import { Outages } from '../core/outages.js'
 import { retry } from '../core/retry.js'
 import { sleep } from '../core/sleep.js'
-import { writeFileAtomic } from '../store/atomic.js'
-import { rewriteBatchFile, writeNewBatch } from '../store/batches.js'
+import { type OpenFile, writeFileAtomic } from '../store/atomic.js'
+import { rewriteBatchFile, writeNewBatchOpen } from '../store/batches.js'
 import { floorState } from '../store/disk.js'
 import { type Layout, stateFiles } from '../store/layout.js'
 import { scanSpool } from '../store/scan.js'
@@ -39,7 +39,7 @@ const GROUP_FILES = 8
 /** A chunk of entries written: its batch file (none when every entry went to dead/) and its bytes. */
 interface WrittenChunk {
   entries: SourceEntry[]
-  file: { path: string; data: Buffer } | null
+  file: { open: OpenFile; data: Buffer } | null
 }
 
 /**
@@ -57,8 +57,6 @@ export class Prefetcher implements Service {
   /** The last full room check: when, and left/'s size then; files allowed since (written or being written). */
   private checked = { at: 0, left: 0 }
   private allowedSince = 0
-  /** Batch files being written right now (not yet in a listing of left/). */
-  private writing = 0
   private checking: Promise<PauseReason> | null = null
   /** This prefetcher found the disk full and has not written since. */
   private diskFull = false
@@ -110,7 +108,7 @@ export class Prefetcher implements Service {
       const entries = chunks.flatMap((c) => c.entries)
       d.written?.(entries)
       void this.acks.add({
-        files: chunks.flatMap((c) => (c.file ? [c.file.path] : [])),
+        files: chunks.flatMap((c) => (c.file ? [c.file.open] : [])),
         bytes: chunks.reduce((sum, c) => sum + (c.file?.data.length ?? 0), 0),
         rewrite: (signal) => this.rewrite(chunks, signal),
         ack: () => this.ack(d, entries),
@@ -152,8 +150,8 @@ export class Prefetcher implements Service {
     for (const { file } of chunks) {
       if (file === null) continue
       await retry(
-        `write ${file.path} again`,
-        () => rewriteBatchFile(file.path, file.data),
+        `write ${file.open.path} again`,
+        () => rewriteBatchFile(file.open.path, file.data),
         {
           attempts: Number.POSITIVE_INFINITY,
           retryable: () => !signal.aborted,
@@ -229,11 +227,8 @@ export class Prefetcher implements Service {
             this.log.warn({ ...e.position, reason }, 'message set aside in dead/')
           }
           if (docs.length > 0 && written.file === null) {
-            this.writing++
-            const { file, data } = await writeNewBatch(this.layout, docs, source, {
-              durable: false,
-            }).finally(() => this.writing--)
-            written.file = { path: file, data }
+            const { file, data } = writeNewBatchOpen(this.layout, docs, source)
+            written.file = { open: file, data }
             this.stats.batches++
             this.stats.bytes += data.length
           }
@@ -297,7 +292,7 @@ export class Prefetcher implements Service {
     // Hysteresis for the disk too: once paused, resume only with a margin above the floor.
     const disk = await floorState(this.layout.root, this.settings.minFreeDisk, this.stats.paused === 'disk')
     if (disk.low) return 'disk'
-    const n = (await scanSpool(this.layout)).left.size + this.writing
+    const n = (await scanSpool(this.layout)).left.size
     this.checked = { at: Date.now(), left: n }
     this.allowedSince = 0
     // Hysteresis: once paused for backlog, resume only when left/ is down to half the limit.

@@ -2,8 +2,8 @@ import { type FileHandle, open, rename, unlink, utimes } from 'node:fs/promises'
 import path from 'node:path'
 import type { Doc } from '../core/contracts.js'
 import { isNotFound } from '../core/errors.js'
-import { fsyncDir } from './atomic.js'
-import { writeBatchFile } from './batch-file.js'
+import { fsyncDir, type OpenFile, writeFileAtomicOpen } from './atomic.js'
+import { encodeBatch, writeBatchFile } from './batch-file.js'
 import { archiveFile, type Layout, leftFile, newBatchId } from './layout.js'
 import { deleteMilestone } from './milestone.js'
 
@@ -21,6 +21,20 @@ export async function writeNewBatch(
   const file = leftFile(layout, id)
   const data = await writeBatchFile(file, id, docs, source, opts)
   return { id, file, data }
+}
+
+/**
+ * A new batch file in left/, in place but not synced and still open: the prefetcher makes groups
+ * of them durable at once (syncOpenFiles) before acknowledging their entries, then closes them.
+ */
+export function writeNewBatchOpen(
+  layout: Layout,
+  docs: Doc[],
+  source?: string,
+): { id: string; file: OpenFile; data: Buffer } {
+  const id = newBatchId()
+  const data = encodeBatch(id, docs, source)
+  return { id, file: writeFileAtomicOpen(leftFile(layout, id), data), data }
 }
 
 /**

@@ -1,20 +1,18 @@
 import assert from 'node:assert/strict'
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, fstatSync } from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import pino from 'pino'
 import { AckAfterSync, type Written } from '../../src/feed/ack-after-sync.js'
-import { syncFiles } from '../../src/store/atomic.js'
+import { type OpenFile, syncOpenFiles, writeFileAtomicOpen } from '../../src/store/atomic.js'
 import { tempDir } from '../helpers.js'
 
 const silent = pino({ level: 'silent' })
 
-/** A written file in `dir`, and an item whose ack and rewrite are recorded in `events`. */
+/** A written file in `dir` (still open), and an item whose ack and rewrite are recorded in `events`. */
 function item(dir: string, name: string, events: string[]): Written {
-  const file = path.join(dir, name)
-  writeFileSync(file, name)
   return {
-    files: [file],
+    files: [writeFileAtomicOpen(path.join(dir, name), Buffer.from(name))],
     bytes: name.length,
     rewrite: async () => {
       events.push(`rewrite ${name}`)
@@ -33,19 +31,23 @@ test('files handed over while a pass runs share the next pass; acks follow the s
   const firstHeld = new Promise<void>((r) => {
     release = r
   })
-  const sync = async (d: string, files: string[]): Promise<void> => {
-    passes.push(files.map((f) => path.basename(f)))
+  const sync = async (d: string, files: OpenFile[]): Promise<void> => {
+    passes.push(files.map((f) => path.basename(f.path)))
     events.push(`sync ${passes.length}`)
     if (passes.length === 1) await firstHeld
-    await syncFiles(d, files)
+    await syncOpenFiles(d, files)
   }
   const acks = new AckAfterSync(dir, silent, new AbortController().signal, sync)
-  const done = [acks.add(item(dir, 'a', events))]
+  const items = ['a', 'b', 'c', 'd'].map((name) => item(dir, name, events))
+  const done = [acks.add(items[0] as Written)]
   // The first pass is held: b, c and d wait and go together in the second.
-  for (const name of ['b', 'c', 'd']) done.push(acks.add(item(dir, name, events)))
+  for (const it of items.slice(1)) done.push(acks.add(it))
   assert.deepEqual(events, ['sync 1'], 'nothing acknowledged while its sync has not finished')
   release()
   await Promise.all(done)
+  for (const it of items) {
+    assert.throws(() => fstatSync(it.files[0]?.fd as number), /EBADF/, 'each file is closed after its pass')
+  }
   assert.deepEqual(passes, [['a'], ['b', 'c', 'd']])
   assert.deepEqual(events, ['sync 1', 'ack a', 'sync 2', 'ack b', 'ack c', 'ack d'])
 })
@@ -54,10 +56,10 @@ test('a failed sync pass writes its batches again, in order, before acknowledgin
   const dir = tempDir(t)
   const events: string[] = []
   let calls = 0
-  const sync = async (d: string, files: string[]): Promise<void> => {
+  const sync = async (d: string, files: OpenFile[]): Promise<void> => {
     calls++
     if (calls === 1) throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' })
-    await syncFiles(d, files)
+    await syncOpenFiles(d, files)
   }
   const acks = new AckAfterSync(dir, silent, new AbortController().signal, sync)
   const first = acks.add(item(dir, 'a', events))
@@ -112,7 +114,7 @@ test('full() says when deliveries should wait, and passEnd() wakes them when a p
 test('an acknowledgement that throws (a bug): nothing after it is acknowledged, and the loop goes on settling', async (t) => {
   const dir = tempDir(t)
   const events: string[] = []
-  const acks = new AckAfterSync(dir, silent, new AbortController().signal, syncFiles)
+  const acks = new AckAfterSync(dir, silent, new AbortController().signal, syncOpenFiles)
   const bad = item(dir, 'a', events)
   bad.ack = async () => {
     throw new TypeError('a bug')

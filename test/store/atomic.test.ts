@@ -1,8 +1,15 @@
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, fstatSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
-import { syncFiles, writeFileAtomic } from '../../src/store/atomic.js'
+import {
+  closeOpenFiles,
+  type OpenFile,
+  syncFiles,
+  syncOpenFiles,
+  writeFileAtomic,
+  writeFileAtomicOpen,
+} from '../../src/store/atomic.js'
 import { tempDir } from '../helpers.js'
 
 test('syncFiles makes a group of files durable in one pass, and a file already consumed (gone) is not an error', async (t) => {
@@ -15,4 +22,26 @@ test('syncFiles makes a group of files durable in one pass, and a file already c
   assert.equal(readFileSync(files[0] as string, 'utf8'), 'content of a')
   assert.equal(existsSync(files[1] as string), false)
   await assert.rejects(syncFiles(path.join(dir, 'no-such-dir'), [path.join(dir, 'a')]), /ENOENT/)
+})
+
+test('writeFileAtomicOpen puts the whole file in place at once and keeps it open; syncOpenFiles syncs a group, one retired meanwhile included; closeOpenFiles closes them', async (t) => {
+  const dir = tempDir(t)
+  const files = ['a', 'b', 'c'].map((n) =>
+    writeFileAtomicOpen(path.join(dir, n), Buffer.from(`content of ${n}`)),
+  )
+  assert.deepEqual(readdirSync(dir).sort(), ['a', 'b', 'c'], 'in place under its name, no temp file left')
+  assert.equal(readFileSync(path.join(dir, 'a'), 'utf8'), 'content of a')
+  // A worker took, finished and retired `b` before the sync pass: its open file syncs all the same.
+  rmSync((files[1] as OpenFile).path)
+  await syncOpenFiles(dir, files)
+  closeOpenFiles(files)
+  for (const f of files) assert.throws(() => fstatSync(f.fd), /EBADF/)
+  // A failed fsync (here: a file closed already) fails the pass.
+  const d = writeFileAtomicOpen(path.join(dir, 'd'), Buffer.from('d'))
+  closeOpenFiles([d])
+  await assert.rejects(syncOpenFiles(dir, [d]), /EBADF/)
+  // And so does the folder's.
+  const e = writeFileAtomicOpen(path.join(dir, 'e'), Buffer.from('e'))
+  await assert.rejects(syncOpenFiles(path.join(dir, 'no-such-dir'), [e]), /ENOENT/)
+  closeOpenFiles([e])
 })
