@@ -40,6 +40,8 @@ export class AckAfterSync {
   private waitingFiles = 0
   private waitingBytes = 0
   private roomWaiters: (() => void)[] = []
+  /** While the passes wait for acknowledgements to end with nothing to sync: wakes them for more. */
+  private added: (() => void) | null = null
   /** Set when a failed pass could not be written again: acknowledging anything later could skip it. */
   private broken = false
 
@@ -57,9 +59,16 @@ export class AckAfterSync {
       this.queue.push({ ...written, settle })
       this.waitingFiles += written.files.length
       this.waitingBytes += written.bytes
-      this.passing ??= this.run().finally(() => {
-        this.passing = null
-      })
+      this.added?.()
+      this.kick()
+    })
+  }
+
+  /** Start the passes unless they run; one added as they ended starts them again. */
+  private kick(): void {
+    this.passing ??= this.run().finally(() => {
+      this.passing = null
+      if (this.queue.length > 0) this.kick()
     })
   }
 
@@ -83,27 +92,55 @@ export class AckAfterSync {
     while (this.passing) await this.passing
   }
 
+  /**
+   * Pass after pass. A pass's acknowledgements go on while the next pass syncs (a Kafka commit is
+   * a round trip to the broker: one after another they took a fifth of the prefetcher's time),
+   * and they stay in hand-over order: a pass is acknowledged only after the one before it.
+   */
   private async run(): Promise<void> {
-    while (this.queue.length > 0) {
+    let acking: Promise<void> = Promise.resolve()
+    for (;;) {
       const pass = this.queue.splice(0)
-      try {
-        if ((await this.durable(pass)) && !this.broken) {
-          // In order, one at a time: a partition's later commit never overtakes an earlier one.
-          for (const w of pass) await w.ack()
+      if (pass.length > 0) {
+        let durable = false
+        try {
+          durable = await this.durable(pass)
+        } catch (err) {
+          this.stopAcknowledging(err)
+        } finally {
+          closeOpenFiles(pass.flatMap((w) => w.files))
         }
-      } catch (err) {
-        // An acknowledgement that throws (acks handle their own errors: a bug): going on could
-        // commit past what it left out.
-        this.stopAcknowledging(err)
-      } finally {
-        closeOpenFiles(pass.flatMap((w) => w.files))
-        for (const w of pass) {
-          this.waitingFiles -= w.files.length
-          this.waitingBytes -= w.bytes
-          w.settle()
-        }
-        for (const wake of this.roomWaiters.splice(0)) wake()
+        acking = acking.then(() => this.acknowledge(pass, durable))
+        continue
       }
+      // Nothing to sync: wait for the acknowledgements to end, or for files to sync meanwhile.
+      const acked = acking.then(() => true)
+      const added = new Promise<false>((resolve) => {
+        this.added = () => resolve(false)
+      })
+      const ended = await Promise.race([acked, added])
+      this.added = null
+      if (ended && this.queue.length === 0) return
+    }
+  }
+
+  private async acknowledge(pass: Waiting[], durable: boolean): Promise<void> {
+    try {
+      if (durable && !this.broken) {
+        // In order, one at a time: a partition's later commit never overtakes an earlier one.
+        for (const w of pass) await w.ack()
+      }
+    } catch (err) {
+      // An acknowledgement that throws (acks handle their own errors: a bug): going on could
+      // commit past what it left out.
+      this.stopAcknowledging(err)
+    } finally {
+      for (const w of pass) {
+        this.waitingFiles -= w.files.length
+        this.waitingBytes -= w.bytes
+        w.settle()
+      }
+      for (const wake of this.roomWaiters.splice(0)) wake()
     }
   }
 
