@@ -4,6 +4,7 @@
  */
 import { type Consumer, Kafka, logLevel, type Producer } from 'kafkajs'
 import type { Logger } from '../core/log.js'
+import { MergedCommits } from './kafka-commits.js'
 
 /**
  * Partitions of one fetch handled at once: while one partition's batch files are synced and
@@ -134,6 +135,7 @@ export function createKafkaClient(
             runOnce(consumer).catch((err: unknown) => log.error({ err }, 'consumer restart failed'))
           }, 1000)
         })
+        const commits = new MergedCommits((offsets) => c.commitOffsets(offsets))
         await c.connect()
         await c.subscribe({ topic, fromBeginning: true })
         await c.run({
@@ -151,16 +153,13 @@ export function createKafkaClient(
               isRunning: () => isRunning() && !isStale() && !stopped,
               resolve: (lastOffset) => resolveOffset(lastOffset),
               // Called after eachBatch has returned (the prefetcher acknowledges once a shared sync
-              // pass is done), in order for a partition.
-              commit: async (lastOffset) => {
-                await c.commitOffsets([
-                  {
-                    topic: batch.topic,
-                    partition: batch.partition,
-                    offset: (BigInt(lastOffset) + 1n).toString(),
-                  },
-                ])
-              },
+              // pass is done), in order for a partition; merged with the commits asked for meanwhile.
+              commit: (lastOffset) =>
+                commits.commit({
+                  topic: batch.topic,
+                  partition: batch.partition,
+                  offset: (BigInt(lastOffset) + 1n).toString(),
+                }),
             })
           },
         })

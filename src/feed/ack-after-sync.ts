@@ -127,8 +127,9 @@ export class AckAfterSync {
   private async acknowledge(pass: Waiting[], durable: boolean): Promise<void> {
     try {
       if (durable && !this.broken) {
-        // In order, one at a time: a partition's later commit never overtakes an earlier one.
-        for (const w of pass) await w.ack()
+        // Asked for in hand-over order, all at once: every file of the pass is durable, and a
+        // source keeps the order of what it is asked (Kafka merges the commits: MergedCommits).
+        await Promise.all(pass.map((w) => w.ack()))
       }
     } catch (err) {
       // An acknowledgement that throws (acks handle their own errors: a bug): going on could

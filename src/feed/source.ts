@@ -29,7 +29,11 @@ export interface Delivery {
    * moves its fetch position past them; the commit still waits for `ack`.
    */
   written?(entries: SourceEntry[]): void
-  /** Acknowledge exactly these entries: they are durably in left/ or dead/. */
+  /**
+   * Acknowledge exactly these entries: they are durably in left/ or dead/. Calls may overlap (a
+   * sync pass's are made at once, in hand-over order): an earlier call must not undo a later one
+   * (Kafka merges its commits, the latest offset of a partition winning: MergedCommits).
+   */
   ack(entries: SourceEntry[]): Promise<void>
   /** Keep the source's session alive during a long wait. */
   heartbeat(): Promise<void>
