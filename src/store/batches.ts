@@ -8,8 +8,8 @@ import { archiveFile, type Layout, leftFile, newBatchId } from './layout.js'
 import { deleteMilestone } from './milestone.js'
 
 /**
- * The life of a batch file in left/: written once, durably (the one writer used by
- * enqueue, prefetch and dispatch), then retired when its marker says done.
+ * The life of a batch file in left/: written once (by enqueue, dispatch and `retry-dead` here,
+ * by the prefetcher with writeNewBatchOpen below), then retired when its marker says done.
  */
 export async function writeNewBatch(
   layout: Layout,
@@ -38,7 +38,7 @@ export function writeNewBatchOpen(
 }
 
 /**
- * A batch file written with `durable: false` whose sync failed: write the same bytes again over
+ * A batch file written without a sync (writeNewBatchOpen) whose sync failed: write the same bytes again over
  * it, durably (after a failed fsync its pages may be gone while a second fsync says all is well).
  * A file already gone was claimed, done and retired meanwhile: its documents are in the sink,
  * nothing to write. False then.
