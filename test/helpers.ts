@@ -162,6 +162,11 @@ export function logRecords(lines: string[]): Record<string, unknown>[] {
   return lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
 }
 
+/** How many JSON log lines have a message that includes `text`. */
+export function linesSaying(lines: string[], text: string): number {
+  return logRecords(lines).filter((r) => String(r.msg).includes(text)).length
+}
+
 export function readMarkers(dataDir: string): Map<string, Marker> {
   const out = new Map<string, Marker>()
   for (const name of readdirSync(path.join(dataDir, 'right'))) {

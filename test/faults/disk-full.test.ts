@@ -11,6 +11,7 @@ import { readBatchFile } from '../../src/store/batch-file.js'
 import {
   type CliRun,
   fillDisk,
+  linesSaying,
   logRecords,
   makeDocs,
   readMarkers,
@@ -60,16 +61,8 @@ for (const sink of ['file', 'mysql'] as const) {
     const { code } = await run.exited
     assert.equal(code, 0, run.stderr)
     const logs = logRecords(run.stdout)
-    assert.equal(
-      logs.filter((r) => String(r.msg).includes('out of disk space')).length,
-      1,
-      'one line when it ran out',
-    )
-    assert.equal(
-      logs.filter((r) => String(r.msg).includes('disk space is back')).length,
-      1,
-      'one line when it went on',
-    )
+    assert.equal(linesSaying(run.stdout, 'out of disk space'), 1, 'one line when it ran out')
+    assert.equal(linesSaying(run.stdout, 'disk space is back'), 1, 'one line when it went on')
     assert.equal(
       logs.filter((r) => r.level === 50 || r.level === 60).length,
       0,
@@ -114,10 +107,8 @@ async function waitsOutFullDisk(run: CliRun, filler: string, data: string): Prom
   rmSync(filler)
   const { code } = await run.exited
   assert.equal(code, 0, run.stderr)
-  const logs = logRecords(run.stdout)
-  const said = (text: string) => logs.filter((r) => String(r.msg).includes(text)).length
-  assert.equal(said('out of disk space'), 1, 'one line when it ran out')
-  assert.equal(said('disk space is back'), 1, 'one line when it went on')
+  assert.equal(linesSaying(run.stdout, 'out of disk space'), 1, 'one line when it ran out')
+  assert.equal(linesSaying(run.stdout, 'disk space is back'), 1, 'one line when it went on')
   const seen = await docsInLeft(data)
   return seen
 }
@@ -168,17 +159,8 @@ test('enqueue pauses while free disk is under LR_MIN_FREE_DISK and goes on by it
   rmSync(filler)
   const { code } = await run.exited
   assert.equal(code, 0, run.stderr)
-  const logs = logRecords(run.stdout)
-  assert.equal(
-    logs.filter((r) => String(r.msg).includes('enqueue paused')).length,
-    1,
-    'one line when it paused',
-  )
-  assert.equal(
-    logs.filter((r) => String(r.msg).includes('enqueue resumed')).length,
-    1,
-    'one line when it went on',
-  )
+  assert.equal(linesSaying(run.stdout, 'enqueue paused'), 1, 'one line when it paused')
+  assert.equal(linesSaying(run.stdout, 'enqueue resumed'), 1, 'one line when it went on')
   const seen = await docsInLeft(data)
   assert.equal(seen.size, 3000, 'every document is in a batch file')
 })
