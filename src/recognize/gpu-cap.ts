@@ -57,7 +57,8 @@ export interface GpuCapSnapshot {
  *   calls that were in flight when it was refused (the service could not take
  *   that many), so one burst of refusals finds the capacity at once;
  * - successes raise it by one at most every `increaseEveryMs`, probing gently:
- *   about one refused call per probe.
+ *   about one refused call per probe. The first probe waits a full period from the
+ *   start too: a limit an earlier run learned is not tested again at its first answer.
  * With `slowStart`, the limit starts low (or where an earlier run found the service's
  * capacity) and grows by one per call that finds it full until the first overload, so a
  * cap set far above the capacity costs one refused call instead of a burst.
@@ -75,7 +76,8 @@ export class GpuCap implements CallCap {
   private readonly circuitOpenMs: number
   private limitF: number
   private pauseUntil = 0
-  private lastIncreaseAt = 0
+  /** The last raise, lowering or start: the next probe upwards waits a full period after it. */
+  private lastIncreaseAt = Date.now()
   private consecutiveFailures = 0
   private circuit: GpuCapSnapshot['circuit'] = 'closed'
   private trial: Promise<void> | null = null

@@ -61,6 +61,16 @@ test('after lowering, the cap keeps calls within the capacity and probes upwards
   assert.ok(s.overloads < 60, `${s.overloads} refusals for 200 calls`)
 })
 
+test('a limit the cap starts at (remembered from an earlier run) gets a full period before the first probe above it', async () => {
+  // An earlier run learned the capacity of 4: probing at the first success costs a refusal at every start.
+  const cap = new GpuCap({ max: 16, start: 4, increaseEveryMs: 60_000 })
+  const svc = service(4, 5)
+  await Promise.all(Array.from({ length: 40 }, () => cap.run(() => svc.call(), never)))
+  const s = cap.snapshot()
+  assert.equal(s.overloads, 0, `${s.overloads} calls refused`)
+  assert.equal(s.limit, 4)
+})
+
 test('Retry-After holds back new calls for that long', async () => {
   const cap = new GpuCap({ max: 4 })
   await assert.rejects(
