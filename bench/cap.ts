@@ -22,9 +22,8 @@ const CAPACITY = 4
  * `npm run bench -- cap [--base REV] [--cap N]`: LR_GPU_CONCURRENCY = 4x (or N) the capacity of the mock
  * service (capacity 4, 20 ms + 1 ms per document, connection reset over capacity),
  * 2,000 documents, `start --once`. Contenders, alternated over rounds: the baseline
- * revision (whatever its cap does), this tree on a fresh data dir (slow start),
- * and this tree on a data dir whose earlier run learned the limit (remembered in
- * state/gpu.json). Calls refused, the service's busy share in its window, documents stored.
+ * revision (whatever its cap does) and this tree, each on a fresh data dir (slow start) and on
+ * a data dir whose earlier run learned the limit (remembered in state/gpu.json). Calls refused, the service's busy share in its window, documents stored.
  */
 export async function capScenario(): Promise<void> {
   const baseRev = baseRevision('HEAD~1')
@@ -54,11 +53,22 @@ export async function capScenario(): Promise<void> {
     }
     for (let round = 0; round < rounds; round++) {
       const warm = path.join(work, `warm-${round}`)
-      // This tree learns the limit once on this data dir; its second run below starts there.
-      runCliAt(cli, ['enqueue', input, '--data-dir', warm])
-      await runCliAtAsync(cli, ['start', '--once', '--data-dir', warm], env)
+      const baseWarm = path.join(work, `base-warm-${round}`)
+      // Each build learns the limit once on a data dir of its own; its second run below starts there
+      // (a baseline from before the limit was remembered starts as it always does).
+      for (const [bin, dir] of [
+        [cli, warm],
+        [base.bin, baseWarm],
+      ] as const) {
+        runCliAt(bin, ['enqueue', input, '--data-dir', dir])
+        await runCliAtAsync(bin, ['start', '--once', '--data-dir', dir], env)
+      }
       const order = [
-        ['base', () => once(`baseline ${baseRev}`, base.bin, path.join(work, `base-${round}`))],
+        [
+          'base',
+          () => once(`baseline ${baseRev}, fresh data dir`, base.bin, path.join(work, `base-${round}`)),
+        ],
+        ['base-warm', () => once(`baseline ${baseRev}, second run on a data dir`, base.bin, baseWarm)],
         ['slow', () => once('this tree, fresh data dir (slow start)', cli, path.join(work, `slow-${round}`))],
         ['warm', () => once('this tree, limit remembered from an earlier run', cli, warm)],
       ] as const
