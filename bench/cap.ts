@@ -19,17 +19,17 @@ import {
 const CAPACITY = 4
 
 /**
- * `npm run bench -- cap [--base REV] [--cap N]`: LR_GPU_CONCURRENCY = 4x (or N) the capacity of the mock
+ * `npm run bench -- cap [--base REV] [--cap N] [--docs N] [--rounds N]`: LR_GPU_CONCURRENCY = 4x (or N) the capacity of the mock
  * service (capacity 4, 20 ms + 1 ms per document, connection reset over capacity),
- * 2,000 documents, `start --once`. Contenders, alternated over rounds: the baseline
+ * 2,000 documents (or N), `start --once`. Contenders, alternated over rounds: the baseline
  * revision (whatever its cap does) and this tree, each on a fresh data dir (slow start) and on
  * a data dir whose earlier run learned the limit (remembered in state/gpu.json). Calls refused, the service's busy share in its window, documents stored.
  */
 export async function capScenario(): Promise<void> {
   const baseRev = baseRevision('HEAD~1')
-  const docs = 2000
+  const docs = Number(argAfter('--docs') ?? 2000)
   const cap = Number(argAfter('--cap') ?? 4 * CAPACITY)
-  const rounds = quick ? 1 : 5
+  const rounds = Number(argAfter('--rounds') ?? (quick ? 1 : 5))
   const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-cap-'))
   const base = buildRevision(baseRev, work)
   const gpu = await startGpuProcess({ capacity: CAPACITY, callMs: 20, docMs: 1, over: 'reset' })

@@ -17,7 +17,7 @@
  *   ab        this tree vs a baseline revision (--base REV): pool and sink jobs alternated
  *   start-sink  start --once alone, sink-bound into MariaDB, 200k docs: this tree vs --base REV (--dir DIR: data dirs there)
  *   first-claim  start on pending batches: seconds to the first claim, this tree vs --base REV
- *   cap       LR_GPU_CONCURRENCY = 4x capacity, 2,000 docs: refused calls, baseline (--base REV) vs slow start vs remembered
+ *   cap       LR_GPU_CONCURRENCY = 4x capacity, 2,000 docs (--docs N): refused calls, baseline (--base REV) vs this tree, fresh and remembered
  *   sources   Redis Streams and RabbitMQ -> left/ vs a bare client; the ClickHouse sink vs the MySQL sink
  *   versus-sink 200k documents, no recognition, into MariaDB: leftright vs BullMQ vs the original vs LOAD DATA (--dir DIR: input and data dirs there)
  */

@@ -19,6 +19,11 @@ export interface GpuCapOptions {
   decreaseFactor?: number
   /** Successes raise the limit by one at most this often. Default 1000 ms. */
   increaseEveryMs?: number
+  /**
+   * A raise the service refuses doubles the wait before the next one, up to this; a raise that
+   * holds brings it back to `increaseEveryMs`. Default 30000 ms.
+   */
+  probeBackoffMaxMs?: number
   /** Consecutive failures that open the circuit. Default 10. */
   circuitAfter?: number
   /** How long an open circuit holds calls back before one trial call. Default 2000 ms. */
@@ -59,6 +64,9 @@ export interface GpuCapSnapshot {
  * - successes raise it by one at most every `increaseEveryMs`, probing gently:
  *   about one refused call per probe. The first probe waits a full period from the
  *   start too: a limit an earlier run learned is not tested again at its first answer.
+ *   Each refused probe doubles the period (up to `probeBackoffMaxMs`), and one that
+ *   holds brings it back: at a steady capacity the refused calls thin out from one a
+ *   second to one every half minute, and a service that takes more is still found.
  * With `slowStart`, the limit starts low (or where an earlier run found the service's
  * capacity) and grows by one per call that finds it full until the first overload, so a
  * cap set far above the capacity costs one refused call instead of a burst.
@@ -72,6 +80,12 @@ export class GpuCap implements CallCap {
   private readonly min: number
   private readonly decreaseFactor: number
   private readonly increaseEveryMs: number
+  private readonly probeBackoffMaxMs: number
+  /** The wait between raises now: `increaseEveryMs`, doubled by each refused raise. */
+  private probeEveryMs: number
+  /** A raise made at `probeAt` that neither a refusal nor a call made after it has settled yet. */
+  private probing = false
+  private probeAt = 0
   private readonly circuitAfter: number
   private readonly circuitOpenMs: number
   private limitF: number
@@ -92,6 +106,8 @@ export class GpuCap implements CallCap {
     this.min = opts.min ?? 1
     this.decreaseFactor = opts.decreaseFactor ?? 0.9
     this.increaseEveryMs = opts.increaseEveryMs ?? 1000
+    this.probeBackoffMaxMs = Math.max(this.increaseEveryMs, opts.probeBackoffMaxMs ?? 30_000)
+    this.probeEveryMs = this.increaseEveryMs
     this.circuitAfter = opts.circuitAfter ?? 10
     this.circuitOpenMs = opts.circuitOpenMs ?? 2000
     const start = Math.min(opts.max, Math.max(this.min, Math.floor(opts.start ?? opts.max)))
@@ -106,10 +122,11 @@ export class GpuCap implements CallCap {
       const isTrial = await this.gate(signal)
       this.inFlight++
       this.counts.calls++
-      this.lastCallAt = Date.now()
+      const startedAt = Date.now()
+      this.lastCallAt = startedAt
       try {
         const out = await call()
-        this.onSuccess(isTrial)
+        this.onSuccess(isTrial, startedAt)
         return out
       } catch (err) {
         // inFlight still counts this call: the service refused it with that many in flight.
@@ -158,11 +175,17 @@ export class GpuCap implements CallCap {
     }
   }
 
-  private onSuccess(isTrial: boolean): void {
+  private onSuccess(isTrial: boolean, startedAt: number): void {
     this.counts.ok++
     this.consecutiveFailures = 0
     if (isTrial) this.finishTrial(true)
     const now = Date.now()
+    if (this.probing && startedAt >= this.probeAt) {
+      // A call made after the last raise went through before any refusal: the service took the
+      // raised limit, so it may take more; probe at the base pace again.
+      this.probing = false
+      this.probeEveryMs = this.increaseEveryMs
+    }
     // Only a limit that is in use is worth raising; in slow start at every such success.
     const inUse = this.inFlight + 1 >= Math.floor(this.limitF)
     if (this.slowStart && inUse) {
@@ -170,7 +193,9 @@ export class GpuCap implements CallCap {
       if (this.limitF >= this.max) this.slowStart = false
       return
     }
-    if (now - this.lastIncreaseAt >= this.increaseEveryMs && inUse) {
+    if (now - this.lastIncreaseAt >= this.probeEveryMs && inUse) {
+      this.probing = true
+      this.probeAt = now
       this.lastIncreaseAt = now
       this.setLimit(Math.floor(this.limitF) + 1)
     }
@@ -185,6 +210,10 @@ export class GpuCap implements CallCap {
       // The first overload ends slow start: from here, gentle probing.
       this.slowStart = false
       if (this.limitF <= this.min) this.consecutiveFailures++
+      // A raise refused: the service is at its capacity, so probing it every period only costs
+      // a refused call each time (one a second, for as long as the run lasts). Wait longer.
+      if (this.probing) this.probeEveryMs = Math.min(this.probeBackoffMaxMs, this.probeEveryMs * 2)
+      this.probing = false
       const lowered = Math.min(this.limitF * this.decreaseFactor, inFlight - 1)
       if (lowered < this.limitF) {
         this.counts.decreases++

@@ -21,6 +21,10 @@ function service(capacity: number, ms: number) {
     get maxActive() {
       return maxActive
     },
+    /** Another box stops using the service, say: it takes more at once from now on. */
+    set capacity(n: number) {
+      capacity = n
+    },
     async call(): Promise<string> {
       if (active >= capacity) throw overload()
       active++
@@ -69,6 +73,47 @@ test('a limit the cap starts at (remembered from an earlier run) gets a full per
   const s = cap.snapshot()
   assert.equal(s.overloads, 0, `${s.overloads} calls refused`)
   assert.equal(s.limit, 4)
+})
+
+/** `n` calls through the cap, each retried until it goes through, as the pipeline does. */
+async function callsThrough(cap: GpuCap, svc: ReturnType<typeof service>, n: number, callers = 16) {
+  let left = n
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (left-- > 0) {
+        for (;;) {
+          try {
+            await cap.run(() => svc.call(), never)
+            break
+          } catch {}
+        }
+      }
+    }),
+  )
+}
+
+test('at a steady capacity, probes above it that the service refuses come less and less often', async () => {
+  // 600 calls of 5 ms, 4 at a time: about 0.75 s, a probe period of 20 ms. Probing every period
+  // costs a refused call every 20 ms, ~37 in all; doubling the period after each refused probe, ~6.
+  const cap = new GpuCap({ max: 16, start: 4, increaseEveryMs: 20 })
+  const svc = service(4, 5)
+  await callsThrough(cap, svc, 600)
+  const s = cap.snapshot()
+  assert.ok(s.overloads <= 12, `${s.overloads} refused probes for 600 calls`)
+  assert.ok(s.limit >= 3 && s.limit <= 4, `limit ${s.limit}`)
+})
+
+test('after refused probes, a service that takes more is found again: a probe that holds brings the period back', async () => {
+  const cap = new GpuCap({ max: 16, start: 4, increaseEveryMs: 10, probeBackoffMaxMs: 1000 })
+  const svc = service(4, 5)
+  // ~0.75 s at a capacity of 4: the refused probes stretch the period to 640 ms.
+  await callsThrough(cap, svc, 600)
+  svc.capacity = 8
+  await callsThrough(cap, svc, 1000)
+  const s = cap.snapshot()
+  // Refused probes have stretched the period towards a second by now; the first raise that holds
+  // brings it back to 10 ms, so the limit climbs to the new capacity in this run.
+  assert.ok(s.limit >= 7, `limit ${s.limit} grew to the new capacity of 8`)
 })
 
 test('Retry-After holds back new calls for that long', async () => {
