@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { normalizeSurface } from '../adapters/entities-tsv.js'
 import type {
   Doc,
@@ -197,7 +198,11 @@ export async function processBatch(
   const todo = docs.filter((d) => !recognized.has(d.doc_id))
   const failures = new Map<string, string>()
 
-  const calls = chunk(todo, deps.docsPerCall).map(async (docs) => {
+  const chunks = chunk(todo, deps.docsPerCall)
+  // Each call listens on the batch's signal until it settles (the client's cancel, a retry's
+  // wait): a batch of 500 documents is 32 at once, which Node would report as a leak.
+  setMaxListeners(chunks.length * 2 + 10, signal)
+  const calls = chunks.map(async (docs) => {
     const { ok, error } = await recognizeCall(deps, docs, signal)
     for (const r of ok) recognized.set(r.doc_id, r)
     for (const d of docs) {

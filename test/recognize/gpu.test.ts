@@ -206,3 +206,16 @@ test('a cap that reached LR_GPU_CONCURRENCY without a refusal is remembered: the
   assert.equal(began?.limit, 4, 'the second run started at the limit the first one reached')
   assert.equal(resultCounts(dir).size, 500)
 })
+
+test('a batch of 500 documents (32 calls at once on its signal) runs without a listener-leak warning on stderr', async (t) => {
+  const gpu = await mockGpu(t, { capacity: 4, callMs: 5, over: 'reset' })
+  const dir = await enqueued(t, 500, 500)
+  const run = runCli(t, ['start', '--once', '--data-dir', dir], {
+    LR_NER_URL: gpu.url,
+    LR_GPU_CONCURRENCY: '16',
+  })
+  assert.equal((await run.exited).code, 0, run.stderr)
+  assert.equal(resultCounts(dir).size, 500)
+  // Each call in flight listens on the batch's signal until it settles: many at once, no leak.
+  assert.ok(!run.stderr.includes('MaxListenersExceededWarning'), run.stderr)
+})
