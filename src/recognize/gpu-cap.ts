@@ -83,9 +83,8 @@ export class GpuCap implements CallCap {
   private readonly probeBackoffMaxMs: number
   /** The wait between raises now: `increaseEveryMs`, doubled by each refused raise. */
   private probeEveryMs: number
-  /** A raise made at `probeAt` that neither a refusal nor a call made after it has settled yet. */
-  private probing = false
-  private probeAt = 0
+  /** When the last raise was made, until a refusal or a call made after it settles it; else null. */
+  private probeAt: number | null = null
   private readonly circuitAfter: number
   private readonly circuitOpenMs: number
   private limitF: number
@@ -180,10 +179,10 @@ export class GpuCap implements CallCap {
     this.consecutiveFailures = 0
     if (isTrial) this.finishTrial(true)
     const now = Date.now()
-    if (this.probing && startedAt >= this.probeAt) {
+    if (this.probeAt !== null && startedAt >= this.probeAt) {
       // A call made after the last raise went through before any refusal: the service took the
       // raised limit, so it may take more; probe at the base pace again.
-      this.probing = false
+      this.probeAt = null
       this.probeEveryMs = this.increaseEveryMs
     }
     // Only a limit that is in use is worth raising; in slow start at every such success.
@@ -194,7 +193,6 @@ export class GpuCap implements CallCap {
       return
     }
     if (now - this.lastIncreaseAt >= this.probeEveryMs && inUse) {
-      this.probing = true
       this.probeAt = now
       this.lastIncreaseAt = now
       this.setLimit(Math.floor(this.limitF) + 1)
@@ -212,8 +210,8 @@ export class GpuCap implements CallCap {
       if (this.limitF <= this.min) this.consecutiveFailures++
       // A raise refused: the service is at its capacity, so probing it every period only costs
       // a refused call each time (one a second, for as long as the run lasts). Wait longer.
-      if (this.probing) this.probeEveryMs = Math.min(this.probeBackoffMaxMs, this.probeEveryMs * 2)
-      this.probing = false
+      if (this.probeAt !== null) this.probeEveryMs = Math.min(this.probeBackoffMaxMs, this.probeEveryMs * 2)
+      this.probeAt = null
       const lowered = Math.min(this.limitF * this.decreaseFactor, inFlight - 1)
       if (lowered < this.limitF) {
         this.counts.decreases++

@@ -75,21 +75,28 @@ test('a limit the cap starts at (remembered from an earlier run) gets a full per
   assert.equal(s.limit, 4)
 })
 
-/** `n` calls through the cap, each retried until it goes through, as the pipeline does. */
-async function callsThrough(cap: GpuCap, svc: ReturnType<typeof service>, n: number, callers = 16) {
+/**
+ * `n` calls through the cap from 16 callers (as 16 worker loops would), each retried until it
+ * goes through, as the pipeline does. Returns how many attempts were refused.
+ */
+async function callsThrough(cap: GpuCap, svc: ReturnType<typeof service>, n: number): Promise<number> {
   let left = n
+  let refused = 0
   await Promise.all(
-    Array.from({ length: callers }, async () => {
+    Array.from({ length: 16 }, async () => {
       while (left-- > 0) {
         for (;;) {
           try {
             await cap.run(() => svc.call(), never)
             break
-          } catch {}
+          } catch {
+            refused++
+          }
         }
       }
     }),
   )
+  return refused
 }
 
 test('at a steady capacity, probes above it that the service refuses come less and less often', async () => {
@@ -173,27 +180,7 @@ test('a cancelled call neither counts as a failure nor waits', async () => {
 })
 
 test('slow start: from 1 the limit grows until the first refusal, so a cap of 16 over a capacity of 4 costs a refusal or two, not a burst', async () => {
-  const run = async (cap: GpuCap) => {
-    const svc = service(4, 10)
-    let refused = 0
-    const one = async () => {
-      for (;;) {
-        try {
-          return await cap.run(() => svc.call(), never)
-        } catch {
-          refused++
-        }
-      }
-    }
-    // 16 callers, as 16 worker loops would, 200 calls in all.
-    let left = 200
-    await Promise.all(
-      Array.from({ length: 16 }, async () => {
-        while (left-- > 0) await one()
-      }),
-    )
-    return refused
-  }
+  const run = (cap: GpuCap) => callsThrough(cap, service(4, 10), 200)
   const slow = new GpuCap({ max: 16, start: 1, slowStart: true, increaseEveryMs: 1000 })
   const refusedSlow = await run(slow)
   assert.ok(refusedSlow <= 3, `slow start: ${refusedSlow} of 200 calls refused`)
