@@ -10,7 +10,7 @@ import { KafkaSource } from '../src/feed/kafka-source.js'
 import { Prefetcher } from '../src/feed/prefetcher.js'
 import { ensureLayout, layoutOf } from '../src/store/layout.js'
 import { freshTopic, produce, startKafka } from '../test/services.js'
-import { baseRevision, buildRevision, median, quick, sampleDocs, table } from './common.js'
+import { argAfter, baseRevision, buildRevision, median, quick, sampleDocs, table } from './common.js'
 
 type PrefetchModules = {
   createKafkaClient: typeof createKafkaClient
@@ -53,7 +53,8 @@ export async function prefetchScenario(): Promise<void> {
   const rounds = quick ? 1 : 5
   const stops: (() => void)[] = []
   const log = pino({ level: 'warn' })
-  const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-prefetch-'))
+  // --dir DIR: the data dirs there (bench/RESULTS.md, tenth session: where a create costs what).
+  const work = mkdtempSync(path.join(argAfter('--dir') ?? tmpdir(), 'lr-bench-prefetch-'))
   const baseRev = process.argv.includes('--base') ? baseRevision('HEAD') : null
   const base = baseRev ? buildRevision(baseRev, work) : null
   const contenders: Record<string, PrefetchModules | 'bare'> = {
@@ -92,7 +93,7 @@ export async function prefetchScenario(): Promise<void> {
       }
     }
     console.log(
-      `prefetch: ${n} messages (${(bytes / 1024 ** 2).toFixed(1)} MB of JSON), 4 partitions, kcat mock broker, batch 100, ${cpus().length} cores, ${rounds} round(s)`,
+      `prefetch: ${n} messages (${(bytes / 1024 ** 2).toFixed(1)} MB of JSON), 4 partitions, kcat mock broker, batch 100, data dirs under ${path.dirname(work)}, ${cpus().length} cores, ${rounds} round(s)`,
     )
     const bareRate = median(rate['bare kafkajs consume']?.msgs ?? [1])
     const bareAfter = median(rate['bare kafkajs consume']?.after ?? [1])
