@@ -22,8 +22,9 @@ import {
  * (200,000 documents in 2,000 batches, no recognition, into MariaDB), this tree against a
  * baseline revision. One data dir is enqueued once; every run starts from a copy of it, so
  * both contenders find the same batch files. `--dir` puts the data dirs on another file
- * system (a tmpfs takes file creation and deletion costs out; bench/RESULTS.md says why
- * that matters on these machines). Rounds alternate who goes first; medians.
+ * system (on these machines' journal-less ext4 a create slows down with every recent deletion:
+ * a journaled ext4 or a tmpfs takes that out; bench/RESULTS.md, tenth session, says why).
+ * Rounds alternate who goes first; medians.
  */
 export async function startSinkScenario(): Promise<void> {
   const baseRev = baseRevision('HEAD~1')

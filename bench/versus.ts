@@ -310,7 +310,8 @@ export async function versusGpuFileScenario(): Promise<void> {
 export async function versusSinkScenario(): Promise<void> {
   const n = quick ? 20_000 : 200_000
   const rounds = quick ? 1 : 3
-  // --dir DIR: the input and the data dirs there (a tmpfs takes this ext4's slow creates out).
+  // --dir DIR: the input and the data dirs there: another file system (bench/RESULTS.md, tenth session:
+  // creates on these machines' journal-less ext4 slow down with every recent deletion).
   const work = mkdtempSync(path.join(argAfter('--dir') ?? tmpdir(), 'lr-bench-versus-sink-'))
   const input = writeSampleJsonl(work, n)
   const rows: { name: string; seconds: number; docs: number; maxRssKb: number }[] = []
