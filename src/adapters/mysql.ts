@@ -16,12 +16,12 @@ export function createMysqlPool(url: string, connectionLimit = 4): Pool {
 
 /**
  * mysql2 looks for placeholders in every statement, values or not: a scan of its whole text in JS.
- * The sink's statements are made whole (escaped rows, ~60 KB a batch of 100), so that scan took ~4%
- * of `start --once`'s main thread (bench/RESULTS.md, tenth session). A statement without values
- * goes as it is (the scan would find nothing to replace); one with values is formatted as mysql2
- * does by default.
+ * The sink's statements are made whole (escaped rows: 8 KB a batch of 100 documents without
+ * entities, more with them), so that scan took ~4% of `start --once`'s main thread
+ * (bench/RESULTS.md, tenth session). A statement without values goes as it is (the scan would
+ * find nothing to replace); one with values is formatted as mysql2 does by default.
  */
-function statementAsIs(this: unknown, sql: string, values: unknown, timezone?: string): string {
+function statementAsIs(sql: string, values: unknown, timezone?: string): string {
   if (values === undefined || values === null || (Array.isArray(values) && values.length === 0)) return sql
   return mysql.format(sql, values as Parameters<typeof mysql.format>[1], false, timezone)
 }
