@@ -15,7 +15,7 @@
  *   compare   versus-gpu, versus-sink, scaling, two-boxes and status in one run (CI: `compare --quick`)
  *   faults    kill -9 x20 mid-run, disk full for a minute, entity service down 60 s: what was lost
  *   ab        this tree vs a baseline revision (--base REV): pool and sink jobs alternated
- *   start-sink  start --once alone, sink-bound into MariaDB, 200k docs: this tree vs --base REV (--dir DIR: data dirs there)
+ *   start-sink  start --once alone, sink-bound into MariaDB, 200k docs: this tree vs --base REV (--dir DIR: data dirs there; --docs N, --rounds N)
  *   first-claim  start on pending batches: seconds to the first claim, this tree vs --base REV
  *   cap       LR_GPU_CONCURRENCY = 4x capacity, 2,000 docs (--docs N): refused calls, baseline (--base REV) vs this tree, fresh and remembered
  *   sources   Redis Streams and RabbitMQ -> left/ vs a bare client; the ClickHouse sink vs the MySQL sink

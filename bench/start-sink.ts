@@ -18,18 +18,19 @@ import {
 } from './common.js'
 
 /**
- * `npm run bench -- start-sink --base REV [--dir DIR]`: `start --once` alone, sink-bound
- * (200,000 documents in 2,000 batches, no recognition, into MariaDB), this tree against a
- * baseline revision. One data dir is enqueued once; every run starts from a copy of it, so
+ * `npm run bench -- start-sink --base REV [--dir DIR] [--docs N] [--rounds N]`: `start --once`
+ * alone, sink-bound (200,000 documents in 2,000 batches, no recognition, into MariaDB), this
+ * tree against a baseline revision. A longer run (--docs) shows what a run's own deletions
+ * cost: ext4 without a journal skips inodes freed from one second to minutes ago. One data dir is enqueued once; every run starts from a copy of it, so
  * both contenders find the same batch files. `--dir` puts the data dirs on another file
  * system (on these machines' journal-less ext4 a create slows down with every recent deletion:
  * a journaled ext4 or a tmpfs takes that out; bench/RESULTS.md, tenth session, says why).
- * Rounds alternate who goes first; medians.
+ * Rounds alternate who goes first; medians. Run dirs are removed only after the last round.
  */
 export async function startSinkScenario(): Promise<void> {
   const baseRev = baseRevision('HEAD~1')
-  const n = quick ? 20_000 : 200_000
-  const rounds = quick ? 1 : 5
+  const n = Number(argAfter('--docs') ?? (quick ? 20_000 : 200_000))
+  const rounds = Number(argAfter('--rounds') ?? (quick ? 1 : 5))
   const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-start-sink-'))
   const dirs = mkdtempSync(path.join(argAfter('--dir') ?? tmpdir(), 'lr-bench-start-sink-dirs-'))
   const base = buildRevision(baseRev, work)
@@ -43,7 +44,7 @@ export async function startSinkScenario(): Promise<void> {
     ]
     for (let round = 0; round < rounds; round++) {
       for (const c of rotated(contenders, round)) {
-        const dataDir = path.join(dirs, `run-${round}`)
+        const dataDir = path.join(dirs, `run-${round}-${c.name === `base ${baseRev}` ? 'base' : 'tree'}`)
         cpSync(template, dataDir, { recursive: true })
         await withTables('ssink', async (db) => {
           const r = await runTimed(
@@ -57,7 +58,8 @@ export async function startSinkScenario(): Promise<void> {
           if (Number(row?.n) !== n) throw new Error(`${c.name}: ${row?.n} rows stored, expected ${n}`)
           seconds[c.name] = [...(seconds[c.name] ?? []), r.seconds]
         })
-        rmSync(dataDir, { recursive: true, force: true })
+        // The run dirs are removed at the end, all at once: on a journal-less ext4 each deletion
+        // slows the creates of the next minutes, and the harness's deletions are not the job's.
       }
     }
     const baseS = median(seconds[`base ${baseRev}`] ?? [])
