@@ -6,6 +6,7 @@ import { fsyncDir, type OpenFile, writeFileAtomicOpen } from './atomic.js'
 import { encodeBatch, writeBatchFile } from './batch-file.js'
 import { archiveFile, type Layout, leftFile, newBatchId } from './layout.js'
 import { deleteMilestone } from './milestone.js'
+import { keepAsSpare } from './spares.js'
 
 /**
  * The life of a batch file in left/: written once (by enqueue, dispatch and `retry-dead` here,
@@ -66,7 +67,8 @@ export async function rewriteBatchFile(file: string, data: Uint8Array): Promise<
 }
 
 /**
- * A done batch's file: deleted, or moved to archive/ when LR_ARCHIVE_DAYS > 0
+ * A done batch's file: kept as a spare inode for a later claim marker (spares.ts) or deleted,
+ * or moved to archive/ when LR_ARCHIVE_DAYS > 0
  * (its mtime set to now, so pruning counts from when it was done). Its milestone goes too.
  * Already gone (a retry after a crash) is fine.
  */
@@ -80,7 +82,7 @@ export async function retireBatchFile(layout: Layout, id: string, archiveDays: n
       await utimes(kept, now, now)
     } else {
       // Off the main thread: freeing a file's blocks is one of the slowest calls here (about 0.4 ms).
-      await unlink(file)
+      if (!(await keepAsSpare(layout, file))) await unlink(file)
     }
   } catch (err) {
     if (!isNotFound(err)) throw err

@@ -8,6 +8,7 @@ import { createTranslator } from 'short-uuid'
  * module that names them). Under the data dir:
  *   left/<id>.msgpack       a batch waiting (or being processed)
  *   right/<id>              its marker: whoever created it with `wx` owns the batch
+ *   right/.tmp-spare-*      a done batch's emptied file, kept for a later marker (spares.ts)
  *   milestones/<id>.msgpack recognition output saved before mapping and insert
  *   bad/<id>.msgpack + bad/<id>.reason.json   batch files set aside
  *   dead/*.json             documents set aside, with the reason

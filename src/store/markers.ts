@@ -5,6 +5,7 @@ import path from 'node:path'
 import { ClaimLostError, isNotFound } from '../core/errors.js'
 import { uniqueTag, unlinkIfThere, writeAllSync, writeFileAtomic } from './atomic.js'
 import type { Layout } from './layout.js'
+import { linkSpareSync } from './spares.js'
 
 /**
  * right/<id>: the marker. The only module that creates, rewrites or removes one;
@@ -15,7 +16,8 @@ import type { Layout } from './layout.js'
  *   (none) --reserveForHandoff--> handed-off --markHandedOff--> handed-off (verified)
  *   handed-off (not yet verified) --releaseHandoff--> (none)
  *
- * Created with exclusive create (`wx`), so exactly one creator owns the batch.
+ * Created with exclusive create (`wx`, or link() of a spare inode: spares.ts), so exactly one
+ * creator owns the batch.
  * Small JSON a person can `cat`. While claimed, its mtime is the heartbeat.
  * `claim` is a random token telling this claim apart from a later one on the
  * same batch (after a put-back).
@@ -116,9 +118,14 @@ async function createMarker(layout: Layout, id: string, marker: Marker, durable:
   return true
 }
 
-/** createMarker without a sync: the hot path of every claim, synchronous (store/atomic.ts says why). */
+/**
+ * createMarker without a sync: the hot path of every claim, synchronous (store/atomic.ts says why).
+ * On a spare inode (a done batch's file, spares.ts) when this process keeps one; created otherwise.
+ */
 function createMarkerSync(layout: Layout, id: string, marker: Marker): boolean {
   const file = markerFile(layout, id)
+  const onSpare = linkSpareSync(layout, file, `${JSON.stringify(marker)}\n`)
+  if (onSpare !== null) return onSpare
   let fd: number
   try {
     fd = openSync(file, 'wx')

@@ -2,7 +2,7 @@ import type { Dirent } from 'node:fs'
 import { lstat, readdir } from 'node:fs/promises'
 import path from 'node:path'
 import { ownerIsGone } from '../core/pid.js'
-import { classifyLeftName, type Layout } from './layout.js'
+import { classifyLeftName, isBatchId, type Layout } from './layout.js'
 import type { Marker } from './markers.js'
 
 /**
@@ -38,7 +38,8 @@ export async function scanSpool(layout: Layout): Promise<SpoolScan> {
       else notFiles.push(entry.name)
     } else if (c.kind === 'invalid') invalid.push(entry.name)
   }
-  return { left, right: new Set(rightNames), invalid, notFiles }
+  // Dot names in right/ are in-flight writes and spares (spares.ts), never markers.
+  return { left, right: new Set(rightNames.filter(isBatchId)), invalid, notFiles }
 }
 
 /** The file system says the type in the listing; where it cannot (DT_UNKNOWN), ask lstat. */

@@ -3,6 +3,7 @@ import type { Service } from '../core/contracts.js'
 import type { Logger } from '../core/log.js'
 import { sleep } from '../core/sleep.js'
 import type { Claim } from '../store/markers.js'
+import { dropSpares } from '../store/spares.js'
 import type { ClaimQueue } from './claim-queue.js'
 import { type LoopContext, type LoopStats, newLoopStats, runLoop } from './loop.js'
 import type { PipelineDeps } from './process-batch.js'
@@ -101,6 +102,8 @@ export class WorkerPool implements Service {
     grace.abort()
     this.hardController.abort()
     await this.loops
+    // Nothing claims here any more: the spare inodes kept for claims go (store/spares.ts).
+    dropSpares(this.opts.deps.layout)
     this.state = 'stopped'
   }
 

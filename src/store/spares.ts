@@ -1,0 +1,126 @@
+import { closeSync, ftruncate, linkSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { uniqueTag } from './atomic.js'
+import type { Layout } from './layout.js'
+
+/**
+ * Spare inodes for claim markers: a done batch's file, emptied, becomes a later claim's marker.
+ *
+ * Why: these machines' ext4 has no journal, and such an ext4 does not reuse an inode freed in the
+ * last minutes; every new inode's search steps past each one (bench/RESULTS.md, tenth session).
+ * A batch retires a file and claims another batch with a new marker: the n-th claim's create
+ * paid for every batch file deleted before it, up to 1.5 ms of the main thread a claim. Renaming
+ * the retired file instead of deleting it, and linking it under the marker's name, allocates and
+ * frees no inode at all.
+ *
+ * A spare is `right/.tmp-spare-<tag>`: in right/, so linking it there never crosses file systems;
+ * a dot name, so nothing takes it for a marker (layout.ts: names starting with "." are in-flight
+ * writes). Only the process that made a spare uses it (the list is in its memory), so a crash
+ * leaves spares nobody writes into: the janitor's sweep of temp files older than an hour removes
+ * their names (and only the name, when a crash came between the link and the unlink: the marker
+ * keeps its inode). A spare removed by that sweep while its process still lists it is written
+ * anew: a create, as without spares.
+ *
+ * The claim stays an exclusive create of the marker's name: link() fails with EEXIST when the
+ * name is taken, as `open(wx)` does. And the marker now appears whole (written before the link),
+ * never empty.
+ */
+
+/** Spares one process keeps per data dir; more retired files are deleted as before. */
+export const MAX_SPARES = 16
+
+/** right/ folder -> the spares this process keeps there, ready to be written. */
+const pools = new Map<string, string[]>()
+/** right/ folders whose file system refused a hard link (EPERM, say): no spares there. */
+const noLinks = new Set<string>()
+
+const poolOf = (layout: Layout): string[] => {
+  let pool = pools.get(layout.right)
+  if (!pool) {
+    pool = []
+    pools.set(layout.right, pool)
+  }
+  return pool
+}
+
+/**
+ * A done batch's file: kept as a spare (renamed into right/ and emptied) when this process keeps
+ * fewer than MAX_SPARES and left/ and right/ share a file system. False when not kept: the caller
+ * deletes it. A file already gone is the caller's to handle (the rename's ENOENT is thrown).
+ * The rename and the open are synchronous (~17 us each here); the truncate, which frees the
+ * batch's blocks (~0.2 ms once they are on disk), runs in libuv's pool: one round trip, where
+ * fs/promises' truncate by path costs three (open, ftruncate, close).
+ */
+export async function keepAsSpare(layout: Layout, file: string): Promise<boolean> {
+  const pool = poolOf(layout)
+  if (pool.length >= MAX_SPARES || noLinks.has(layout.right)) return false
+  const spare = path.join(layout.right, `.tmp-spare-${uniqueTag()}`)
+  try {
+    renameSync(file, spare)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EXDEV') return false
+    throw err
+  }
+  try {
+    const fd = openSync(spare, 'r+')
+    try {
+      // Also sets the spare's mtime to now: the sweep of old temp files leaves it alone for an hour.
+      await new Promise<void>((resolve, reject) => ftruncate(fd, 0, (err) => (err ? reject(err) : resolve())))
+    } finally {
+      closeSync(fd)
+    }
+  } catch {
+    // Not emptied: not a spare (a claim written into it must not race a truncate).
+    unlinkQuiet(spare)
+    return true
+  }
+  // Only now may a claim write into it.
+  pool.push(spare)
+  return true
+}
+
+/**
+ * Exclusive create of `file` holding `text`, on a spare: true when it is ours, false when the name
+ * was taken (the spare is kept for the next claim), null when this process keeps no spare here.
+ * Synchronous, as the claim path is (atomic.ts says why). The spare is written first, then linked:
+ * readers never see the marker empty.
+ */
+export function linkSpareSync(layout: Layout, file: string, text: string): boolean | null {
+  const pool = pools.get(layout.right)
+  const spare = pool?.pop()
+  if (pool === undefined || spare === undefined) return null
+  try {
+    // Truncates the spare in place (or creates it again if the temp sweep removed it).
+    writeFileSync(spare, text)
+    linkSync(spare, file)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EEXIST') {
+      pool.push(spare)
+      return false
+    }
+    unlinkQuiet(spare)
+    // A full disk is the claim's error, as for a create. Any other refusal is the file system's
+    // (no hard links): claims there create their markers, as without spares.
+    if (code === 'ENOSPC') throw err
+    noLinks.add(layout.right)
+    dropSpares(layout)
+    return null
+  }
+  // One name left, the marker's: no inode is freed.
+  unlinkQuiet(spare)
+  return true
+}
+
+/** Remove the spares this process keeps in a data dir (its workers stop). */
+export function dropSpares(layout: Layout): void {
+  const pool = pools.get(layout.right)
+  pools.delete(layout.right)
+  for (const spare of pool ?? []) unlinkQuiet(spare)
+}
+
+function unlinkQuiet(file: string): void {
+  try {
+    unlinkSync(file)
+  } catch {}
+}
