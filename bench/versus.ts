@@ -308,7 +308,7 @@ export async function versusGpuFileScenario(): Promise<void> {
  * by row) and LOAD DATA of the same rows (the limit).
  */
 export async function versusSinkScenario(): Promise<void> {
-  const n = quick ? 20_000 : 200_000
+  const n = Number(argAfter('--docs') ?? (quick ? 20_000 : 200_000))
   const rounds = quick ? 1 : 3
   // --dir DIR: the input and the data dirs there: another file system (bench/RESULTS.md, tenth session:
   // creates on these machines' journal-less ext4 slow down with every recent deletion).
