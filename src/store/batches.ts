@@ -67,12 +67,18 @@ export async function rewriteBatchFile(file: string, data: Uint8Array): Promise<
 }
 
 /**
- * A done batch's file: kept as a spare inode for a later claim marker (spares.ts) or deleted,
+ * A done batch's file: kept as a spare inode for a later claim marker (spares.ts; `spare`: only a
+ * process whose workers claim, and drop their spares when they stop) or deleted,
  * or moved to archive/ when LR_ARCHIVE_DAYS > 0
  * (its mtime set to now, so pruning counts from when it was done). Its milestone goes too.
  * Already gone (a retry after a crash) is fine.
  */
-export async function retireBatchFile(layout: Layout, id: string, archiveDays: number): Promise<void> {
+export async function retireBatchFile(
+  layout: Layout,
+  id: string,
+  archiveDays: number,
+  opts: { spare?: boolean } = {},
+): Promise<void> {
   const file = leftFile(layout, id)
   try {
     if (archiveDays > 0) {
@@ -82,7 +88,7 @@ export async function retireBatchFile(layout: Layout, id: string, archiveDays: n
       await utimes(kept, now, now)
     } else {
       // Off the main thread: freeing a file's blocks is one of the slowest calls here (about 0.4 ms).
-      if (!(await keepAsSpare(layout, file))) await unlink(file)
+      if (!(opts.spare && (await keepAsSpare(layout, file)))) await unlink(file)
     }
   } catch (err) {
     if (!isNotFound(err)) throw err

@@ -201,7 +201,7 @@ async function handleClaim(
     )
     ctx.held.delete(claim)
     // The results are committed and the marker says done: the batch file and milestone can go.
-    await retireBatchFile(deps.layout, id, ctx.archiveDays)
+    await retireBatchFile(deps.layout, id, ctx.archiveDays, { spare: true })
     await clearPutBacks(deps.layout, id)
     ctx.stats.batchesDone++
     ctx.stats.docsOk += ok

@@ -54,6 +54,11 @@ test('enqueue then start --once: one result per document, one done marker per ba
     230,
   )
   assert.equal(readdirSync(path.join(dir, 'left')).length, 0, 'done batch files are deleted')
+  assert.deepEqual(
+    readdirSync(path.join(dir, 'right')).sort(),
+    [...markers.keys()].sort(),
+    'right/ holds the markers only: the spare inodes kept for claims went when the workers stopped',
+  )
 
   // The embedded recognizer found and mapped entities from the shipped dictionary.
   const first = readdirSync(path.join(dir, 'results'))[0] as string

@@ -28,7 +28,7 @@ async function runOneBatch(layout: Layout): Promise<number> {
   const claim = await tryClaim(layout, id, 'w0')
   assert.ok(claim)
   await claim.finish({ docs: 1, ok: 1, failed: 0 })
-  await retireBatchFile(layout, id, 0)
+  await retireBatchFile(layout, id, 0, { spare: true })
   assert.equal(existsSync(file), false, 'a retired batch file is gone from left/')
   return ino
 }
@@ -108,6 +108,18 @@ test('a spare left linked to a marker by a crash: the temp sweep removes the spa
   assert.equal(readFileSync(marker, 'utf8'), text)
 })
 
+test("the janitor's retirement of a done batch keeps no spare: a process that claims nothing would only leave them behind", async (t) => {
+  const layout = layoutOf(tempDir(t))
+  await ensureLayout(layout)
+  const { id, file } = await writeNewBatch(layout, [{ doc_id: 'd1', text: 't' }])
+  const claim = await tryClaim(layout, id, 'w0')
+  assert.ok(claim)
+  await claim.finish({ docs: 1, ok: 1, failed: 0 })
+  await retireBatchFile(layout, id, 0) // as the janitor calls it
+  assert.equal(existsSync(file), false)
+  assert.deepEqual(dotNames(layout), [])
+})
+
 test('a process keeps at most MAX_SPARES spares, and dropSpares removes them all', async (t) => {
   const layout = layoutOf(tempDir(t))
   await ensureLayout(layout)
@@ -120,7 +132,7 @@ test('a process keeps at most MAX_SPARES spares, and dropSpares removes them all
     assert.ok(claim)
     await claim.finish({ docs: 1, ok: 1, failed: 0 })
   }
-  for (const id of ids) await retireBatchFile(layout, id, 0)
+  for (const id of ids) await retireBatchFile(layout, id, 0, { spare: true })
   const spares = dotNames(layout)
   assert.equal(spares.length, MAX_SPARES)
   for (const n of spares)
