@@ -92,6 +92,13 @@ export function linkSpareSync(layout: Layout, file: string, text: string): boole
   try {
     // Truncates the spare in place (or creates it again if the temp sweep removed it).
     writeFileSync(spare, text)
+  } catch (err) {
+    unlinkQuiet(spare)
+    // A full disk is the claim's error, as for a create; any other: this spare is gone, create.
+    if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw err
+    return null
+  }
+  try {
     linkSync(spare, file)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
@@ -100,9 +107,8 @@ export function linkSpareSync(layout: Layout, file: string, text: string): boole
       return false
     }
     unlinkQuiet(spare)
-    // A full disk is the claim's error, as for a create. Any other refusal is the file system's
-    // (no hard links): claims there create their markers, as without spares.
     if (code === 'ENOSPC') throw err
+    // The file system refused the link itself (no hard links there): claims create their markers.
     noLinks.add(layout.right)
     dropSpares(layout)
     return null

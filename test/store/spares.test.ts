@@ -6,6 +6,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs'
@@ -17,7 +18,7 @@ import { ensureLayout, type Layout, layoutOf, newBatchId } from '../../src/store
 import { readMarker, tryClaim } from '../../src/store/markers.js'
 import { scanSpool } from '../../src/store/scan.js'
 import { dropSpares, MAX_SPARES } from '../../src/store/spares.js'
-import { tempDir } from '../helpers.js'
+import { smallDisk, tempDir } from '../helpers.js'
 
 const dotNames = (layout: Layout): string[] => readdirSync(layout.right).filter((n) => n.startsWith('.'))
 
@@ -142,4 +143,18 @@ test('a process keeps at most MAX_SPARES spares, and dropSpares removes them all
   assert.deepEqual(dotNames(layout), [])
   // Claims go on with creates.
   assert.ok(await tryClaim(layout, newBatchId(), 'w0'))
+})
+
+test('left/ on another file system than right/: a done batch file is deleted, not kept, and claims create their markers', async (t) => {
+  const layout = layoutOf(tempDir(t))
+  await ensureLayout(layout)
+  // A user who mounts left/ on a disk of its own: the rename into right/ would cross file systems.
+  rmSync(layout.left, { recursive: true })
+  symlinkSync(smallDisk(t, '8m'), layout.left)
+  await runOneBatch(layout)
+  assert.deepEqual(dotNames(layout), [], 'no spare: its rename crossed file systems (EXDEV)')
+  const id = newBatchId()
+  const claim = await tryClaim(layout, id, 'w0')
+  assert.ok(claim)
+  assert.deepEqual(await readMarker(layout, id), claim.marker)
 })
