@@ -155,6 +155,13 @@ export function unlinkIfThere(file: string): boolean {
   }
 }
 
+/** unlink, synchronously, whatever happens: for clean-up where a failure changes nothing. */
+export function unlinkQuiet(file: string): void {
+  try {
+    unlinkSync(file)
+  } catch {}
+}
+
 /**
  * Probes for files that are almost always absent (a batch's put-back history, its milestone):
  * existsSync first, because a failed open or unlink throws, and the thrown error cost ~15 us

@@ -3,7 +3,7 @@ import { open, stat, utimes } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { ClaimLostError, isNotFound } from '../core/errors.js'
-import { uniqueTag, unlinkIfThere, writeAllSync, writeFileAtomic } from './atomic.js'
+import { uniqueTag, unlinkIfThere, unlinkQuiet, writeAllSync, writeFileAtomic } from './atomic.js'
 import type { Layout } from './layout.js'
 import { linkSpareSync } from './spares.js'
 
@@ -164,13 +164,6 @@ function rewriteInPlace(file: string, text: string): void {
   } finally {
     closeSync(fd)
   }
-}
-
-/** unlink; a file already gone is not an error. */
-function unlinkQuiet(file: string): void {
-  try {
-    unlinkSync(file)
-  } catch {}
 }
 
 /** A claim this process holds on a batch. */

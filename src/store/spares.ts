@@ -1,6 +1,6 @@
-import { closeSync, ftruncate, linkSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
+import { closeSync, ftruncate, linkSync, openSync, renameSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { uniqueTag } from './atomic.js'
+import { uniqueTag, unlinkQuiet } from './atomic.js'
 import type { Layout } from './layout.js'
 
 /**
@@ -123,10 +123,4 @@ export function dropSpares(layout: Layout): void {
   const pool = pools.get(layout.right)
   pools.delete(layout.right)
   for (const spare of pool ?? []) unlinkQuiet(spare)
-}
-
-function unlinkQuiet(file: string): void {
-  try {
-    unlinkSync(file)
-  } catch {}
 }
