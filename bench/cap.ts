@@ -19,11 +19,12 @@ import {
 const CAPACITY = 4
 
 /**
- * `npm run bench -- cap [--base REV] [--cap N] [--docs N] [--rounds N]`: LR_GPU_CONCURRENCY = 4x (or N) the capacity of the mock
- * service (capacity 4, 20 ms + 1 ms per document, connection reset over capacity),
- * 2,000 documents (or N), `start --once`. Contenders, alternated over rounds: the baseline
- * revision (whatever its cap does) and this tree, each on a fresh data dir (slow start) and on
- * a data dir whose earlier run learned the limit (remembered in state/gpu.json). Calls refused, the service's busy share in its window, documents stored.
+ * `npm run bench -- cap [--base REV] [--cap N] [--docs N] [--rounds N]`: LR_GPU_CONCURRENCY =
+ * 4x (or N) the capacity of the mock service (capacity 4, 20 ms + 1 ms per document, connection
+ * reset over capacity), 2,000 documents (or N), `start --once`. Contenders, alternated over
+ * rounds: the baseline revision (whatever its cap does) and this tree, each on a fresh data dir
+ * (slow start) and on a data dir whose earlier run learned the limit (remembered in
+ * state/gpu.json). Calls refused, the service's busy share in its window, documents stored.
  */
 export async function capScenario(): Promise<void> {
   const baseRev = baseRevision('HEAD~1')
