@@ -21,10 +21,11 @@ import {
  * `npm run bench -- start-sink --base REV [--dir DIR] [--docs N] [--rounds N]`: `start --once`
  * alone, sink-bound (200,000 documents in 2,000 batches, no recognition, into MariaDB), this
  * tree against a baseline revision. A longer run (--docs) shows what a run's own deletions
- * cost: ext4 without a journal skips inodes freed from one second to minutes ago. One data dir is enqueued once; every run starts from a copy of it, so
- * both contenders find the same batch files. `--dir` puts the data dirs on another file
- * system (on these machines' journal-less ext4 a create slows down with every recent deletion:
- * a journaled ext4 or a tmpfs takes that out; bench/RESULTS.md, tenth session, says why).
+ * cost: ext4 without a journal skips inodes freed from one second to minutes ago. One data dir
+ * is enqueued once; every run starts from a copy of it, so both contenders find the same batch
+ * files. `--dir` puts the data dirs on another file system (on these machines' journal-less
+ * ext4 a create slows down with every recent deletion: a journaled ext4 or a tmpfs takes that
+ * out; bench/RESULTS.md, tenth session, says why).
  * Rounds alternate who goes first; medians. Run dirs are removed only after the last round.
  */
 export async function startSinkScenario(): Promise<void> {
@@ -39,12 +40,12 @@ export async function startSinkScenario(): Promise<void> {
     const template = path.join(dirs, 'template')
     runCliAt(cli, ['enqueue', writeSampleJsonl(work, n), '--data-dir', template])
     const contenders = [
-      { name: `base ${baseRev}`, script: base.bin },
-      { name: 'this tree', script: cli },
+      { name: `base ${baseRev}`, tag: 'base', script: base.bin },
+      { name: 'this tree', tag: 'tree', script: cli },
     ]
     for (let round = 0; round < rounds; round++) {
       for (const c of rotated(contenders, round)) {
-        const dataDir = path.join(dirs, `run-${round}-${c.name === `base ${baseRev}` ? 'base' : 'tree'}`)
+        const dataDir = path.join(dirs, `run-${round}-${c.tag}`)
         cpSync(template, dataDir, { recursive: true })
         await withTables('ssink', async (db) => {
           const r = await runTimed(
