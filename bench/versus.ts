@@ -323,6 +323,23 @@ export async function versusSinkScenario(): Promise<void> {
     const contenders: { name: string; run(dbUrl: string): Promise<{ seconds: number; maxRssKb: number }> }[] =
       [
         {
+          name: 'leftright (start --once FILE: one command, one process; 4 workers)',
+          run: (dbUrl) =>
+            runTimed(
+              cli,
+              [
+                'start',
+                '--once',
+                input,
+                '--data-dir',
+                path.join(work, `lr-${Date.now()}`),
+                '--recognizer',
+                'none',
+              ],
+              { LR_MYSQL_URL: dbUrl },
+            ),
+        },
+        {
           name: 'leftright (enqueue, then start --once; 4 workers)',
           run: (dbUrl) =>
             enqueueThenStart(input, path.join(work, `lr-${Date.now()}`), ['--recognizer', 'none'], {
@@ -414,16 +431,18 @@ export async function versusSinkScenario(): Promise<void> {
     rmSync(work, { recursive: true, force: true })
   }
   const lr = rows[0] as (typeof rows)[number]
+  const bull = rows.find((r) => r.name.startsWith('BullMQ')) ?? lr
   console.log(
     `versus-sink: ${n} documents, no recognition, into MariaDB (127.0.0.1); data dirs under ${path.dirname(work)}; ${cpus().length} cores; ${rounds} round(s), contenders rotated, medians`,
   )
   console.log(
     table(
-      ['contender', 'docs/s', 'vs leftright', 'documents stored', 'peak RSS (MB)'],
+      ['contender', 'docs/s', 'vs leftright', 'vs BullMQ', 'documents stored', 'peak RSS (MB)'],
       rows.map((r) => [
         r.name,
         (r.docs / r.seconds).toFixed(0),
         `${(r.docs / r.seconds / (lr.docs / lr.seconds)).toFixed(2)}x`,
+        `${(r.docs / r.seconds / (bull.docs / bull.seconds)).toFixed(2)}x`,
         r.docs,
         r.maxRssKb ? (r.maxRssKb / 1024).toFixed(0) : '-',
       ]),

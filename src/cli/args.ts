@@ -32,9 +32,11 @@ interface CommandSpec {
 const COMMANDS: CommandSpec[] = [
   {
     name: 'start',
-    summary: 'prefetcher (if a source is set) + workers + janitor + status HTTP, in one process',
-    flags: [['--once', 'exit 0 when the source is drained and nothing is pending or claimed']],
-    example: 'leftright start --workers 8',
+    args: '[files...]',
+    summary:
+      'prefetcher (if a source is set) + workers + janitor + status HTTP, in one process; FILE.jsonl...: enqueue them meanwhile',
+    flags: [['--once', 'exit 0 when the source (or the files) is drained and nothing is pending or claimed']],
+    example: 'leftright start --workers 8   |   leftright start --once docs.jsonl',
   },
   {
     name: 'work',

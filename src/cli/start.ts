@@ -1,10 +1,12 @@
+import { accessSync, constants, statSync } from 'node:fs'
 import { loadSettings, sourceOf } from '../core/config.js'
-import { AbortedError, ConfigError } from '../core/errors.js'
+import { AbortedError, ConfigError, UsageError } from '../core/errors.js'
 import { createLogger } from '../core/log.js'
 import { Outages } from '../core/outages.js'
 import { Releasers } from '../core/releasers.js'
 import { installSignals } from '../core/signals.js'
 import { createSource } from '../feed/create-source.js'
+import { type EnqueueEnd, EnqueueThread } from '../feed/enqueue-thread.js'
 import { Prefetcher } from '../feed/prefetcher.js'
 import type { Source } from '../feed/source.js'
 import { ObserverRelay } from '../ops/observer-relay.js'
@@ -13,6 +15,7 @@ import type { CallCap } from '../recognize/gpu-cap.js'
 import { ensureLayout, type Layout, layoutOf } from '../store/layout.js'
 import { readMarker } from '../store/markers.js'
 import { markedIds, pendingIds, scanSpool } from '../store/scan.js'
+import { registerWriter } from '../store/writers.js'
 import type { WorkerPool } from '../work/pool.js'
 import { startProgress } from '../work/progress.js'
 import type { ParsedArgs } from './args.js'
@@ -30,17 +33,58 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
   if (opts.role === 'prefetch' && !useSource) {
     throw new ConfigError('prefetch needs a source: LR_KAFKA_BROKERS, LR_REDIS_URL or LR_AMQP_URL')
   }
+  const files = args.positionals
+  if (files.length > 0) checkFiles(files, useSource)
   const releasers = new Releasers()
   const layout = layoutOf(settings.dataDir)
   await ensureLayout(layout)
-  if (opts.role === 'start') await seedSample(settings, layout, log)
+  if (opts.role === 'start' && files.length === 0) await seedSample(settings, layout, log)
 
   let pool: WorkerPool | null = null
+  // `start FILE...`: a thread enqueues the files from the outset; the ids it writes before the
+  // workers' queue exists wait here (the queue's first scan finds them too).
+  let enqueuer: EnqueueThread | null = null
+  let enqueueEnd: EnqueueEnd | null = null
+  const early: string[] = []
+  if (files.length > 0) {
+    // Registered here, before the thread starts: `--once` cannot see left/ drained before it begins.
+    const releaseWriter = registerWriter(layout, 'start: enqueue')
+    const t = new EnqueueThread(
+      {
+        files,
+        dataDir: settings.dataDir,
+        batchSize: settings.batchSize,
+        maxTextBytes: settings.maxTextBytes,
+        minFreeDisk: settings.minFreeDisk,
+        logLevel: settings.logLevel,
+      },
+      {
+        log: log.child({ component: 'enqueue' }),
+        onBatch: (id) => (pool ? pool.queue.offer(id) : early.push(id)),
+      },
+    )
+    enqueuer = t
+    void t.ended.then((end) => {
+      enqueueEnd = end
+      releaseWriter()
+      if (end.kind === 'failed') log.error({ component: 'enqueue' }, `enqueue failed: ${end.message}`)
+      else if (end.result === null) log.warn({ component: 'enqueue' }, 'enqueue stopped part way')
+      else
+        log.info(
+          { component: 'enqueue', ...end.result },
+          `${end.kind === 'stopped' ? 'enqueue stopped part way: ' : ''}enqueued ${end.result.docs} documents in ${end.result.batches} batches (${end.result.dead} lines set aside in dead/)`,
+        )
+      pool?.queue.wake()
+    })
+    releasers.push('enqueue', () => t.stop())
+    await t.start()
+  }
   let gpuCap: CallCap | null = null
   let prefetcher: Prefetcher | null = null
   let source: Source | null = null
   let outages = new Outages(log.child({ component: 'health' }))
   const stopAll = async (): Promise<void> => {
+    await enqueuer?.stop()
     await prefetcher?.stop()
     await pool?.stop()
   }
@@ -110,6 +154,7 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
         throw err
       }
       pool = workers.pool
+      for (const id of early.splice(0)) workers.pool.queue.offer(id)
       gpuCap = workers.gpuCap
       outages = workers.outages
       releasers.push('progress', startProgress(workers.pool, log, workers.outages))
@@ -151,9 +196,11 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
     log.error({ err: pool.fatal }, `workers stopped: ${pool.fatal.message}`)
     return 1
   }
+  const enqueueFailed = (enqueueEnd as EnqueueEnd | null)?.kind === 'failed'
   // The last line says what happened, truthfully: drained only when nothing was left.
   const left = await leftOver(layout)
-  const drained = once && !signals.wasSignalled && left.pendingBatches === 0 && left.claimedBatches === 0
+  const drained =
+    once && !signals.wasSignalled && !enqueueFailed && left.pendingBatches === 0 && left.claimedBatches === 0
   const s = pool?.stats
   log.info(
     {
@@ -169,7 +216,31 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
       ? 'drained: nothing pending or claimed; exiting'
       : `stopped: ${left.pendingBatches} batches left pending, ${left.claimedBatches} claimed`,
   )
-  return 0
+  // The files were not all enqueued: the job is not done, whatever the workers did.
+  return enqueueFailed ? 1 : 0
+}
+
+/** `start FILE...`: files this process can read, and no source beside them (one source per process). */
+function checkFiles(files: string[], useSource: boolean): void {
+  if (useSource) {
+    throw new ConfigError(
+      'start FILE... takes its documents from the files: unset the source (LR_KAFKA_BROKERS, LR_REDIS_URL or LR_AMQP_URL) or give no files',
+    )
+  }
+  // A pipe may stall with its writer open, and a read of it cannot be cut short: a stop would
+  // hang. `enqueue` reads them, and `start --once` beside it waits for it.
+  const pipe = 'start reads regular files; for standard input or a pipe: leftright enqueue, beside start'
+  for (const file of files) {
+    if (file === '-') throw new UsageError(pipe)
+    try {
+      accessSync(file, constants.R_OK)
+    } catch (err) {
+      throw new UsageError(
+        `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      )
+    }
+    if (!statSync(file).isFile()) throw new UsageError(`${file}: ${pipe}`)
+  }
 }
 
 /** Batches still waiting in left/ (pending), and those claimed (by another process) at the end. */

@@ -21,9 +21,12 @@ export interface EnqueueOptions {
   /** Below this much free disk, enqueue waits (LR_MIN_FREE_DISK); none: it writes until the disk is full. */
   minFreeDisk?: DiskFloor
   log: Logger
+  /** Stop reading: the documents read so far are still written into batch files. */
   signal?: AbortSignal
   /** Called after each batch file is written: input bytes read so far, of all files, and documents. */
   onProgress?: (p: { bytesRead: number; totalBytes: number; docs: number }) => void
+  /** Called with each batch file's id once it is in left/ (a process's own workers may claim it). */
+  onBatch?: (id: string) => void
 }
 
 export interface EnqueueResult {
@@ -74,7 +77,9 @@ async function enqueueInto(files: string[], opts: EnqueueOptions): Promise<Enque
   for (const file of files) if (file !== '-') totalBytes += (await stat(file).catch(() => ({ size: 0 }))).size
   let doneBytes = 0
   let current: { bytesRead: number } | null = null
-  const room = new DiskRoom('enqueue', layout.root, opts.minFreeDisk, log, opts.signal)
+  // Not cut short by `signal`: what has been read is written (a thread's stop that waits too long
+  // for disk space ends the thread; the input file is still there).
+  const room = new DiskRoom('enqueue', layout.root, opts.minFreeDisk, log)
   // Several batch files are written at once (the reading goes on meanwhile). A write that fails
   // for want of space waits for it and is written again; any other failure fails the enqueue at
   // the next flush or at the end, as a sequential one would. None is dropped.
@@ -94,6 +99,7 @@ async function enqueueInto(files: string[], opts: EnqueueOptions): Promise<Enque
         result.docs += docs.length
         result.bytes += batch.data.length
         written.push(batch.file)
+        opts.onBatch?.(batch.id)
         opts.onProgress?.({ bytesRead: doneBytes + (current?.bytesRead ?? 0), totalBytes, docs: result.docs })
       })
     inFlight.add(write)
@@ -118,27 +124,42 @@ async function enqueueInto(files: string[], opts: EnqueueOptions): Promise<Enque
     current = counted
     const input = file.endsWith('.gz') ? raw.pipe(createGunzip()) : raw
     let lineNo = 0
-    reading: for await (const block of lineBlocks(input))
-      for (const line of block) {
-        lineNo++
-        if (line.trim() === '') continue
-        result.lines++
-        const parsed = parseDocLine(line, opts.maxTextBytes)
-        if ('reason' in parsed) {
-          result.dead++
-          await writeDead(layout, {
-            stage: 'enqueue',
-            reason: parsed.reason,
-            source: { file: file === '-' ? 'stdin' : path.resolve(file), line: lineNo },
-            ...rawInput(line),
-          })
-          log.warn({ file, line: lineNo, reason: parsed.reason }, 'input line set aside in dead/')
-          continue
+    const readLines = async (): Promise<void> => {
+      for await (const block of lineBlocks(input))
+        for (const line of block) {
+          lineNo++
+          if (line.trim() === '') continue
+          result.lines++
+          const parsed = parseDocLine(line, opts.maxTextBytes)
+          if ('reason' in parsed) {
+            result.dead++
+            await writeDead(layout, {
+              stage: 'enqueue',
+              reason: parsed.reason,
+              source: { file: file === '-' ? 'stdin' : path.resolve(file), line: lineNo },
+              ...rawInput(line),
+            })
+            log.warn({ file, line: lineNo, reason: parsed.reason }, 'input line set aside in dead/')
+            continue
+          }
+          pending.push(parsed.doc)
+          if (pending.length >= opts.batchSize) await flush(source)
+          if (opts.signal?.aborted) return
         }
-        pending.push(parsed.doc)
-        if (pending.length >= opts.batchSize) await flush(source)
-        if (opts.signal?.aborted) break reading
-      }
+    }
+    // A stop ends the read where it is (a pipe or FIFO may not send its next line for a while);
+    // the documents read so far are written below.
+    const onAbort = (): void => {
+      raw.destroy()
+    }
+    opts.signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      await readLines()
+    } catch (err) {
+      if (!opts.signal?.aborted) throw err
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort)
+    }
     await flush(source)
     doneBytes += counted.bytesRead
     current = null

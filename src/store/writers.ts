@@ -1,14 +1,15 @@
 import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import path from 'node:path'
+import { threadId } from 'node:worker_threads'
 import { ownerIsGone } from '../core/pid.js'
 import type { Layout } from './layout.js'
 
 /**
- * state/writers/<host>-<pid>.json: a process that is writing batch files into
- * left/ right now (`enqueue`). `start --once` is not drained while one lives, so
- * the two can run side by side: start works on the first batches while enqueue
- * is still reading its input. A writer that died (its pid gone on this host)
+ * state/writers/<host>-<pid>[-<thread>].json: a process (or one of its threads) that is writing
+ * batch files into left/ right now (`enqueue`, or `start FILE...`). `start --once` is not drained
+ * while one lives, so the two can run side by side: start works on the first batches while
+ * enqueue is still reading its input. A writer that died (its pid gone on this host)
  * is not waited for, and its file is removed by the next reader.
  */
 export interface Writer {
@@ -25,7 +26,7 @@ export function registerWriter(layout: Layout, what: string): () => void {
   const dir = dirOf(layout)
   mkdirSync(dir, { recursive: true })
   const me: Writer = { host: hostname(), pid: process.pid, what, since: new Date().toISOString() }
-  const file = path.join(dir, `${me.host}-${me.pid}.json`)
+  const file = path.join(dir, `${me.host}-${me.pid}${threadId ? `-${threadId}` : ''}.json`)
   writeFileSync(file, `${JSON.stringify(me)}\n`)
   let done = false
   const release = (): void => {

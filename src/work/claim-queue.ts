@@ -140,6 +140,16 @@ export class ClaimQueue implements Service {
     this.wake()
   }
 
+  /**
+   * A batch this process has just written into left/ (`start FILE...`): a candidate at once,
+   * without waiting for a rescan or a watch event.
+   */
+  offer(id: string): void {
+    if (this.stopped) return
+    this.candidates.add(id)
+    this.wake()
+  }
+
   /** A rescan from a timer or an event: a failure is logged, and the next rescan tries again. */
   refreshAndWake(): void {
     this.refresh().then(

@@ -1,0 +1,37 @@
+import { parentPort, workerData } from 'node:worker_threads'
+import pino from 'pino'
+import { layoutOf } from '../store/layout.js'
+import { enqueueFiles } from './enqueue.js'
+import type { EnqueueThreadData, FromEnqueueThread, ToEnqueueThread } from './enqueue-thread.js'
+
+/** The enqueue thread (see EnqueueThread): `enqueueFiles`, its log lines and batch ids sent to the main thread. */
+const port = parentPort
+if (!port) throw new Error('enqueue-thread-worker runs as a worker thread')
+const data = workerData as EnqueueThreadData
+const send = (m: FromEnqueueThread): void => port.postMessage(m)
+const stopping = new AbortController()
+port.on('message', (m: ToEnqueueThread) => {
+  if (m.type === 'stop') stopping.abort()
+})
+// Its lines go to the process's own logger (one format, one file, the dashboard's problems list).
+const log = pino({ level: data.logLevel }, { write: (line: string) => send({ type: 'log', line }) })
+
+enqueueFiles(data.files, {
+  layout: layoutOf(data.dataDir),
+  batchSize: data.batchSize,
+  maxTextBytes: data.maxTextBytes,
+  ...(data.minFreeDisk ? { minFreeDisk: data.minFreeDisk } : {}),
+  log,
+  signal: stopping.signal,
+  onBatch: (id) => send({ type: 'batch', id }),
+}).then(
+  (result) => {
+    send({ type: 'done', result, stopped: stopping.signal.aborted })
+    port.close()
+  },
+  (err: unknown) => {
+    const e = err as NodeJS.ErrnoException
+    send({ type: 'fail', message: e?.message ?? String(err), ...(e?.code ? { code: e.code } : {}) })
+    port.close()
+  },
+)
