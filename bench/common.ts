@@ -223,6 +223,16 @@ export async function enqueueThenStart(
   return { seconds: a.seconds + b.seconds, maxRssKb: Math.max(a.maxRssKb, b.maxRssKb) }
 }
 
+/** `start --once FILE`: one command, one process (a thread of it enqueues the file). */
+export function startWithFile(
+  input: string,
+  dataDir: string,
+  startArgs: string[],
+  env: Record<string, string>,
+): Promise<{ seconds: number; maxRssKb: number }> {
+  return runTimed(cli, ['start', '--once', input, '--data-dir', dataDir, ...startArgs], env)
+}
+
 /**
  * `enqueue` and `start --once` side by side: start is launched once enqueue has registered as a
  * writer (start --once waits for a live writer). Wall time from launching enqueue to both ending;

@@ -19,6 +19,7 @@ import {
   rotated,
   runTimed,
   sampleDocs,
+  startWithFile,
   table,
   withTables,
   writeSampleJsonl,
@@ -196,7 +197,8 @@ export async function versusGpuScenario(): Promise<void> {
  * Scenario 1b, GPU-bound from a file (the issue's whole-process figure): 20,000
  * documents in a JSONL file, through the mock GPU service (capacity 4, 20 ms per call
  * + 1 ms per document, reset over capacity), into MariaDB. leftright at cap = C as
- * enqueue then start --once, and side by side; BullMQ (concurrency C) from the file.
+ * enqueue then start --once, start --once FILE (one command), and side by side; BullMQ
+ * (concurrency C) from the file.
  * With `--base REV`, that revision's enqueue then start --once as well.
  * Contenders rotated over rounds; medians.
  */
@@ -219,6 +221,10 @@ export async function versusGpuFileScenario(): Promise<void> {
     {
       name: 'leftright cap C (enqueue, then start --once)',
       run: (dbUrl) => enqueueThenStart(input, path.join(work, `lr-${Date.now()}`), [], lrEnv(dbUrl)),
+    },
+    {
+      name: 'leftright cap C (start --once FILE: one command)',
+      run: (dbUrl) => startWithFile(input, path.join(work, `lr-${Date.now()}`), [], lrEnv(dbUrl)),
     },
     {
       name: 'leftright cap C (enqueue and start --once side by side)',
@@ -325,19 +331,9 @@ export async function versusSinkScenario(): Promise<void> {
         {
           name: 'leftright (start --once FILE: one command, one process; 4 workers)',
           run: (dbUrl) =>
-            runTimed(
-              cli,
-              [
-                'start',
-                '--once',
-                input,
-                '--data-dir',
-                path.join(work, `lr-${Date.now()}`),
-                '--recognizer',
-                'none',
-              ],
-              { LR_MYSQL_URL: dbUrl },
-            ),
+            startWithFile(input, path.join(work, `lr-${Date.now()}`), ['--recognizer', 'none'], {
+              LR_MYSQL_URL: dbUrl,
+            }),
         },
         {
           name: 'leftright (enqueue, then start --once; 4 workers)',
