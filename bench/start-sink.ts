@@ -18,27 +18,31 @@ import {
 } from './common.js'
 
 /**
- * `npm run bench -- start-sink --base REV [--dir DIR] [--docs N] [--rounds N]`: `start --once`
- * alone, sink-bound (200,000 documents in 2,000 batches, no recognition, into MariaDB), this
- * tree against a baseline revision. A longer run (--docs) shows what a run's own deletions
- * cost: ext4 without a journal skips inodes freed from one second to minutes ago. One data dir
- * is enqueued once; every run starts from a copy of it, so both contenders find the same batch
- * files. `--dir` puts the data dirs on another file system (on these machines' journal-less
- * ext4 a create slows down with every recent deletion: a journaled ext4 or a tmpfs takes that
- * out; bench/RESULTS.md, tenth session, says why).
+ * `npm run bench -- start-sink --base REV [--dir DIR] [--docs N] [--rounds N] [--file]`:
+ * `start --once` alone, sink-bound (200,000 documents in 2,000 batches, no recognition, into
+ * MariaDB), this tree against a baseline revision. One data dir is enqueued once; every run
+ * starts from a copy of it, so both contenders find the same batch files. With `--file`: `start
+ * --once FILE` on an empty data dir instead, the enqueueing included. A longer run (--docs)
+ * shows what a run's own deletions cost: ext4 without a journal skips inodes freed from one
+ * second to minutes ago. `--dir` puts the data dirs on another file system (on these machines'
+ * journal-less ext4 a create slows down with every recent deletion: a journaled ext4 or a tmpfs
+ * takes that out; bench/RESULTS.md, tenth session, says why).
  * Rounds alternate who goes first; medians. Run dirs are removed only after the last round.
  */
 export async function startSinkScenario(): Promise<void> {
   const baseRev = baseRevision('HEAD~1')
   const n = Number(argAfter('--docs') ?? (quick ? 20_000 : 200_000))
   const rounds = Number(argAfter('--rounds') ?? (quick ? 1 : 5))
+  // --file: `start --once FILE` on an empty data dir (the file enqueued by the process itself).
+  const withFile = process.argv.includes('--file')
   const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-start-sink-'))
   const dirs = mkdtempSync(path.join(argAfter('--dir') ?? tmpdir(), 'lr-bench-start-sink-dirs-'))
   const base = buildRevision(baseRev, work)
   const seconds: Record<string, number[]> = {}
   try {
     const template = path.join(dirs, 'template')
-    runCliAt(cli, ['enqueue', writeSampleJsonl(work, n), '--data-dir', template])
+    const input = writeSampleJsonl(work, n)
+    if (!withFile) runCliAt(cli, ['enqueue', input, '--data-dir', template])
     const contenders = [
       { name: `base ${baseRev}`, tag: 'base', script: base.bin },
       { name: 'this tree', tag: 'tree', script: cli },
@@ -46,11 +50,11 @@ export async function startSinkScenario(): Promise<void> {
     for (let round = 0; round < rounds; round++) {
       for (const c of rotated(contenders, round)) {
         const dataDir = path.join(dirs, `run-${round}-${c.tag}`)
-        cpSync(template, dataDir, { recursive: true })
+        if (!withFile) cpSync(template, dataDir, { recursive: true })
         await withTables('ssink', async (db) => {
           const r = await runTimed(
             c.script,
-            ['start', '--once', '--data-dir', dataDir, '--recognizer', 'none'],
+            ['start', '--once', ...(withFile ? [input] : []), '--data-dir', dataDir, '--recognizer', 'none'],
             {
               LR_MYSQL_URL: db.url,
             },
@@ -65,7 +69,7 @@ export async function startSinkScenario(): Promise<void> {
     }
     const baseS = median(seconds[`base ${baseRev}`] ?? [])
     console.log(
-      `start-sink: start --once, ${n} documents (batches of 100, 4 workers, no recognition) into MariaDB; data dirs under ${path.dirname(dirs)}; ${cpus().length} cores; ${rounds} round(s) alternated, medians`,
+      `start-sink: start --once${withFile ? ' FILE' : ''}, ${n} documents (batches of 100, 4 workers, no recognition) into MariaDB; data dirs under ${path.dirname(dirs)}; ${cpus().length} cores; ${rounds} round(s) alternated, medians`,
     )
     console.log(
       table(
