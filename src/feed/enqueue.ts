@@ -12,7 +12,7 @@ import { ensureLayout, type Layout } from '../store/layout.js'
 import { rawInput, writeDead } from '../store/set-aside.js'
 import { registerWriter } from '../store/writers.js'
 import { DiskRoom } from './disk-room.js'
-import { fileChunks, lineBlocks } from './line-blocks.js'
+import { lineBlocks } from './line-blocks.js'
 
 export interface EnqueueOptions {
   layout: Layout
@@ -115,22 +115,14 @@ async function enqueueInto(files: string[], opts: EnqueueOptions): Promise<Enque
   for (const file of files) {
     if (opts.signal?.aborted) break
     const source = `enqueue:${file === '-' ? 'stdin' : path.basename(file)}`
-    // `-` is standard input; a `.gz` file is read through gunzip (progress counts compressed
-    // bytes); any other file in chunks read synchronously (fileChunks says why).
+    // `-` is standard input; a `.gz` file is read through gunzip (progress counts compressed bytes).
+    const raw = file === '-' ? process.stdin : createReadStream(file)
     const counted = { bytesRead: 0 }
-    const onRead = (bytes: number): void => {
-      counted.bytesRead += bytes
-    }
-    const plain = file !== '-' && !file.endsWith('.gz')
-    const raw = plain ? null : file === '-' ? process.stdin : createReadStream(file)
-    raw?.on('data', (c: Buffer | string) => onRead(c.length))
+    raw.on('data', (c: Buffer | string) => {
+      counted.bytesRead += c.length
+    })
     current = counted
-    const input =
-      raw === null
-        ? fileChunks(file, onRead, opts.signal)
-        : file.endsWith('.gz')
-          ? raw.pipe(createGunzip())
-          : raw
+    const input = file.endsWith('.gz') ? raw.pipe(createGunzip()) : raw
     let lineNo = 0
     const readLines = async (): Promise<void> => {
       for await (const block of lineBlocks(input))
@@ -158,7 +150,7 @@ async function enqueueInto(files: string[], opts: EnqueueOptions): Promise<Enque
     // A stop ends the read where it is (a pipe or FIFO may not send its next line for a while);
     // the documents read so far are written below.
     const onAbort = (): void => {
-      raw?.destroy()
+      raw.destroy()
     }
     opts.signal?.addEventListener('abort', onAbort, { once: true })
     try {

@@ -1,5 +1,3 @@
-import { closeSync, openSync, readSync } from 'node:fs'
-
 /**
  * The lines of a text stream, a block (one chunk's complete lines) at a time. The same lines
  * as node:readline with `crlfDelay: Infinity` (breaks at \n, \r\n and a lone \r; a last line
@@ -34,36 +32,4 @@ function splitLines(text: string): string[] {
   const lines = text.includes('\r') ? text.split(/\r\n|\n|\r/) : text.split('\n')
   if (lines[lines.length - 1] === '') lines.pop()
   return lines
-}
-
-/** Chunks of a regular file read with readSync: see fileChunks. */
-const CHUNK_BYTES = 1 << 20
-
-/**
- * A regular file's bytes, 1 MB at a time, read synchronously. A read stream sends each 64 KB read
- * through libuv's thread pool, which the process's workers share: in `start FILE` the enqueue
- * thread's reads queued behind their file calls and took it 40% longer than `enqueue` alone
- * (bench/RESULTS.md, twelfth session). A local file's read does not block for long, and the
- * caller is a thread or process of its own. `onRead` is told each chunk's size; `signal` ends
- * the reading between chunks.
- */
-export async function* fileChunks(
-  file: string,
-  onRead: (bytes: number) => void,
-  signal?: AbortSignal,
-): AsyncGenerator<Buffer> {
-  const fd = openSync(file, 'r')
-  try {
-    for (;;) {
-      if (signal?.aborted) return
-      // A buffer each time: lineBlocks keeps the end of the last one while it reads the next.
-      const buf = Buffer.allocUnsafe(CHUNK_BYTES)
-      const n = readSync(fd, buf, 0, CHUNK_BYTES, null)
-      if (n === 0) return
-      onRead(n)
-      yield n < CHUNK_BYTES ? buf.subarray(0, n) : buf
-    }
-  } finally {
-    closeSync(fd)
-  }
 }
