@@ -36,7 +36,7 @@ const COMMANDS: CommandSpec[] = [
     summary:
       'prefetcher (if a source is set) + workers + janitor + status HTTP, in one process; FILE.jsonl...: enqueue them meanwhile',
     flags: [['--once', 'exit 0 when the source (or the files) is drained and nothing is pending or claimed']],
-    example: 'leftright start --workers 8   |   leftright start --once docs.jsonl',
+    example: 'leftright start --once docs.jsonl',
   },
   {
     name: 'work',

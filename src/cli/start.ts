@@ -83,10 +83,15 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
   let prefetcher: Prefetcher | null = null
   let source: Source | null = null
   let outages = new Outages(log.child({ component: 'health' }))
+  // The enqueue thread stops beside the rest: the workers make no new claim meanwhile.
   const stopAll = async (): Promise<void> => {
-    await enqueuer?.stop()
-    await prefetcher?.stop()
-    await pool?.stop()
+    await Promise.all([
+      enqueuer?.stop(),
+      (async () => {
+        await prefetcher?.stop()
+        await pool?.stop()
+      })(),
+    ])
   }
   const stopping = new AbortController()
   const signals = installSignals({

@@ -30,8 +30,7 @@ enqueueFiles(data.files, {
     port.close()
   },
   (err: unknown) => {
-    const e = err as NodeJS.ErrnoException
-    send({ type: 'fail', message: e?.message ?? String(err), ...(e?.code ? { code: e.code } : {}) })
+    send({ type: 'fail', message: err instanceof Error ? err.message : String(err) })
     port.close()
   },
 )

@@ -19,7 +19,7 @@ export type FromEnqueueThread =
   | { type: 'batch'; id: string }
   | { type: 'log'; line: string }
   | { type: 'done'; result: EnqueueResult; stopped: boolean }
-  | { type: 'fail'; message: string; code?: string }
+  | { type: 'fail'; message: string }
 
 /** How the enqueue thread ended: all read, stopped part way, or failed (the error's message). */
 export type EnqueueEnd =
