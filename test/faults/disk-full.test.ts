@@ -190,6 +190,30 @@ test('enqueue beside start --once on a disk too small for the input: enqueue wai
   assert.equal(resultCounts(data).size, 6000, 'every document stored')
 })
 
+test('start --once FILE on a disk too small for the input: its enqueue thread waits at the floor, its workers make room, every document is stored', {
+  timeout: 60_000,
+}, async (t) => {
+  const mount = smallDisk(t, '8m')
+  const data = path.join(mount, 'data')
+  mkdirSync(data)
+  const input = path.join(tempDir(t), 'in.jsonl')
+  writeJsonl(input, bigDocs(6000))
+  fillDisk(mount, 4 * 1024 * 1024)
+  const run = runCli(
+    t,
+    ['start', '--once', input, '--data-dir', data, '--batch-size', '50', '--recognizer', 'none'],
+    {
+      LR_MIN_FREE_DISK: '2MB',
+    },
+  )
+  const { code } = await run.exited
+  assert.equal(code, 0, run.stderr)
+  const paused = logRecords(run.stdout).filter((r) => String(r.msg).includes('enqueue paused'))
+  assert.ok(paused.length > 0, 'the input did not fit: the thread waited for the workers to make room')
+  assert.equal(paused[0]?.component, 'enqueue', "the thread's lines come out through the process's logger")
+  assert.equal(resultCounts(data).size, 6000, 'every document stored')
+})
+
 test('dispatch --to-left onto a disk that runs out: it waits, says so once, and every missing row is in left/ once space is back', async (t) => {
   const db = await freshDatabase(t, 'dispdisk')
   const setup = createMysqlPool(db.url, 1)
