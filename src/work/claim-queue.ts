@@ -27,6 +27,12 @@ export const WATCH_ON_BELOW = 128
 export const WATCH_OFF_ABOVE = 512
 /** How often `--once` looks again while a writer is still filling left/. */
 const WRITER_POLL_MS = 100
+/**
+ * How often `--once` looks again when nothing is left to claim but claims are still held: a
+ * batch of this process wakes it when done, but another process's does not (it waited for the
+ * next rescan, LR_RESCAN_MS, 5 s by default).
+ */
+const CLAIMS_POLL_MS = 250
 
 /**
  * The process's view of claimable batches, shared by all its worker loops.
@@ -264,6 +270,7 @@ export class ClaimQueue implements Service {
         if (state === 'drained') return null
         // A writer (enqueue) is still filling left/: look again soon rather than at the next rescan.
         if (state === 'writer') waitMs = WRITER_POLL_MS
+        else if (state === 'claimed') waitMs = Math.min(waitMs, CLAIMS_POLL_MS)
       }
       if (this.wakeups === seen) await this.waitForWork(signal, waitMs)
     }
@@ -289,14 +296,15 @@ export class ClaimQueue implements Service {
     return (await this.drainState()) === 'drained'
   }
 
-  private async drainState(): Promise<'drained' | 'writer' | 'work'> {
+  /** Drained; a writer still at it; batches still to claim; or none to claim but some still claimed. */
+  private async drainState(): Promise<'drained' | 'writer' | 'work' | 'claimed'> {
     const { layout } = this.opts
     if (liveWriters(layout).length > 0) return 'writer'
     const scan = await scanSpool(layout)
     if (pendingIds(scan).length > 0) return 'work'
     for (const id of markedIds(scan)) {
       const marker = await readMarker(layout, id)
-      if (marker === null || marker.state === 'claimed') return 'work'
+      if (marker === null || marker.state === 'claimed') return 'claimed'
     }
     return 'drained'
   }

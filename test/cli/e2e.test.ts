@@ -155,3 +155,28 @@ test("the sample is a demo: never into a data dir of the user's, never with MySQ
     assert.equal(Number(row?.n), 0, 'no sample row in MySQL')
   }
 })
+
+test('two start --once on one data dir: the one that runs out of batches first exits once the other is done, not at its next rescan', {
+  timeout: 40_000,
+}, async (t) => {
+  const dir = tempDir(t)
+  const input = path.join(dir, 'in.jsonl')
+  writeJsonl(input, makeDocs(4000))
+  const enq = runCli(t, ['enqueue', input, '--data-dir', dir, '--batch-size', '50'])
+  assert.equal((await enq.exited).code, 0, enq.stderr)
+  // A rescan only every minute: waiting for one, either process would outlast the test's timeout.
+  const args = ['start', '--once', '--data-dir', dir, '--workers', '2', '--rescan-ms', '60000']
+  const a = runCli(t, args)
+  const b = runCli(t, args)
+  const [ea, eb] = await Promise.all([a.exited, b.exited])
+  assert.equal(ea.code, 0, a.stderr)
+  assert.equal(eb.code, 0, b.stderr)
+  const counts = resultCounts(dir)
+  assert.equal(counts.size, 4000)
+  assert.ok(
+    [...counts.values()].every((n) => n === 1),
+    'every document stored once',
+  )
+  for (const run of [a, b])
+    assert.equal(logRecords(run.stdout).filter((r) => String(r.msg).startsWith('drained')).length, 1)
+})
