@@ -44,6 +44,8 @@ export function formatStatus(s: StatusSnapshot): string {
     )
   }
   if (s.paused) lines.push(`paused: ${s.paused}`)
+  for (const w of s.writers)
+    lines.push(`writing   into left/: ${w.what} (${w.host} pid ${w.pid}) since ${w.since}`)
   if (s.oldestClaim) {
     const o = s.oldestClaim
     lines.push(`oldest claim ${o.batch} by ${o.host} pid ${o.pid}, ${Math.round(o.ageMs / 1000)}s ago`)

@@ -8,6 +8,7 @@ import { BATCH_EXT, badFile, isBatchId, type Layout, leftFile, stateFiles } from
 import { isLedgerFile } from '../store/ledger.js'
 import { type Marker, markerMtimeMs, readMarker } from '../store/markers.js'
 import { scanSpool } from '../store/scan.js'
+import { liveWriters, type Writer } from '../store/writers.js'
 import { type GpuState, readGpuState } from './gpu-state.js'
 import { ledgerTotalsIndexed, loadStatusIndex, saveStatusIndex } from './status-index.js'
 
@@ -64,6 +65,8 @@ export interface StatusSnapshot {
   gpu: GpuState | null
   /** Dependencies the running pool finds unreachable now (entity service, sink, mapping, disk, source), with since when and why. */
   dependencies: GpuState['dependencies']
+  /** Processes (or threads) writing batch files into left/ now: `enqueue`, `start FILE` (state/writers/). */
+  writers: Writer[]
 }
 
 export interface StatusOptions {
@@ -123,6 +126,7 @@ export async function collectStatus(layout: Layout, opts: StatusOptions): Promis
     prefetch: await readPrefetchState(layout),
     gpu: await readGpuState(layout),
     dependencies: {},
+    writers: liveWriters(layout),
   }
   let changed = false
   const markers = new Set([...scan.right].filter((n) => isBatchId(n)))

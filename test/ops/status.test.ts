@@ -14,6 +14,7 @@ import {
   stateFiles,
 } from '../../src/store/layout.js'
 import type { Marker } from '../../src/store/markers.js'
+import { registerWriter } from '../../src/store/writers.js'
 import { makeDocs, markerPath, runCli, tempDir } from '../helpers.js'
 
 function marker(state: Marker['state'], extra: Partial<Marker> = {}): string {
@@ -187,7 +188,28 @@ test('status --json schema is stable', async (t) => {
     prefetch: 'null',
     gpu: 'null',
     dependencies: {},
+    writers: 'object',
   })
+  assert.deepEqual(s.writers, [])
+})
+
+test('status names who is writing into left/ (enqueue, start FILE) until it is done', async (t) => {
+  const layout = await prepared(t)
+  const release = registerWriter(layout, 'start: enqueue')
+  t.after(release)
+  const s = (await statusJson(t, layout)) as { writers: { pid: number; what: string }[] }
+  assert.deepEqual(
+    s.writers.map((w) => [w.pid, w.what]),
+    [[process.pid, 'start: enqueue']],
+  )
+  const run = runCli(t, ['status', '--data-dir', layout.root])
+  assert.equal((await run.exited).code, 0, run.stderr)
+  assert.match(
+    run.stdout.join('\n'),
+    new RegExp(`writing {3}into left/: start: enqueue \\(.* pid ${process.pid}\\) since `),
+  )
+  release()
+  assert.deepEqual((await statusJson(t, layout)).writers, [])
 })
 
 test('status text names every state, the rate, ETA and free disk', async (t) => {
