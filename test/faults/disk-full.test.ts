@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs'
 import path from 'node:path'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import type { RowDataPacket } from 'mysql2/promise'
 import { createMysqlPool } from '../../src/adapters/mysql.js'
 import { loadSettings } from '../../src/core/config.js'
@@ -165,16 +165,22 @@ test('enqueue pauses while free disk is under LR_MIN_FREE_DISK and goes on by it
   assert.equal(seen.size, 3000, 'every document is in a batch file')
 })
 
-// Before enqueue waited at the floor it filled the disk, and start --once could take no claim: both hung.
-test('enqueue beside start --once on a disk too small for the input: enqueue waits at the floor, start makes room, every document is stored', {
-  timeout: 60_000,
-}, async (t) => {
+/** A data dir on an 8 MB tmpfs with 4 MB left, and an input of 6,000 documents larger than that. */
+function inputTooBigForDisk(t: TestContext): { data: string; input: string } {
   const mount = smallDisk(t, '8m')
   const data = path.join(mount, 'data')
   mkdirSync(data)
   const input = path.join(tempDir(t), 'in.jsonl')
   writeJsonl(input, bigDocs(6000))
   fillDisk(mount, 4 * 1024 * 1024)
+  return { data, input }
+}
+
+// Before enqueue waited at the floor it filled the disk, and start --once could take no claim: both hung.
+test('enqueue beside start --once on a disk too small for the input: enqueue waits at the floor, start makes room, every document is stored', {
+  timeout: 60_000,
+}, async (t) => {
+  const { data, input } = inputTooBigForDisk(t)
   const env = { LR_MIN_FREE_DISK: '2MB' }
   const enqueue = runCli(t, ['enqueue', input, '--data-dir', data, '--batch-size', '50'], env)
   const writers = path.join(data, 'state', 'writers')
@@ -193,12 +199,7 @@ test('enqueue beside start --once on a disk too small for the input: enqueue wai
 test('start --once FILE on a disk too small for the input: its enqueue thread waits at the floor, its workers make room, every document is stored', {
   timeout: 60_000,
 }, async (t) => {
-  const mount = smallDisk(t, '8m')
-  const data = path.join(mount, 'data')
-  mkdirSync(data)
-  const input = path.join(tempDir(t), 'in.jsonl')
-  writeJsonl(input, bigDocs(6000))
-  fillDisk(mount, 4 * 1024 * 1024)
+  const { data, input } = inputTooBigForDisk(t)
   const run = runCli(
     t,
     ['start', '--once', input, '--data-dir', data, '--batch-size', '50', '--recognizer', 'none'],
