@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads'
+import pino from 'pino'
 import type { DiskFloor } from '../core/config.js'
 import type { Service } from '../core/contracts.js'
 import type { Logger } from '../core/log.js'
@@ -31,13 +32,6 @@ export type EnqueueEnd =
 const WORKER_URL = new URL('./enqueue-thread-worker.js', import.meta.url)
 /** After a stop, how long the thread may take to write what it has read before it is ended. */
 const STOP_GRACE_MS = 5_000
-const LEVELS: Record<number, 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
-  20: 'debug',
-  30: 'info',
-  40: 'warn',
-  50: 'error',
-  60: 'fatal',
-}
 
 /**
  * `start FILE...`: the files are split into batch files by a thread of this process while its
@@ -122,7 +116,7 @@ export class EnqueueThread implements Service {
         hostname: _h,
         ...fields
       } = JSON.parse(line) as Record<string, unknown>
-      const name = LEVELS[Number(level)] ?? 'info'
+      const name = (pino.levels.labels[Number(level)] ?? 'info') as pino.Level
       this.opts.log[name](fields, typeof msg === 'string' ? msg : '')
     } catch {
       this.opts.log.info(line.trim())
