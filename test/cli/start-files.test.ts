@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import { gzipSync } from 'node:zlib'
+import type { RowDataPacket } from 'mysql2/promise'
 import { readBatchFile } from '../../src/store/batch-file.js'
 import {
   linesSaying,
@@ -15,6 +16,7 @@ import {
   tempDir,
   writeJsonl,
 } from '../helpers.js'
+import { freshDatabase } from '../services.js'
 
 const writersOf = (dir: string): string[] => {
   const w = path.join(dir, 'state', 'writers')
@@ -147,5 +149,29 @@ test('start FILE stopped part way through a long file: what it read is done or p
   assert.ok(end, 'the stop is said')
   assert.equal(stored + pending, end.docs, 'each document enqueued is stored or pending')
   assert.ok(Number(end.docs) < 500_000, 'stopped before the end of the file')
+  assert.deepEqual(writersOf(data), [])
+})
+
+test('start --once FILE into MariaDB: one row per document, each under the batch that carried it, and a re-run adds none', async (t) => {
+  const db = await freshDatabase(t, 'startfile')
+  const dir = tempDir(t)
+  const input = path.join(dir, 'in.jsonl')
+  writeJsonl(input, makeDocs(1200))
+  const data = path.join(dir, 'data')
+  const env = { LR_MYSQL_URL: db.url }
+  const args = ['start', '--once', input, '--data-dir', data, '--batch-size', '100', '--recognizer', 'none']
+  const first = runCli(t, args, env)
+  assert.equal((await first.exited).code, 0, first.stderr)
+  const count = async () => {
+    const [[r]] = await db.pool.query<RowDataPacket[]>(
+      'SELECT COUNT(*) AS n, COUNT(DISTINCT doc_id) AS docs, COUNT(DISTINCT batch_id) AS batches FROM doc_ent_map',
+    )
+    return { n: Number(r?.n), docs: Number(r?.docs), batches: Number(r?.batches) }
+  }
+  assert.deepEqual(await count(), { n: 1200, docs: 1200, batches: 12 })
+  // The same file again (a re-send): the rows are updated in place, not added.
+  const again = runCli(t, args, env)
+  assert.equal((await again.exited).code, 0, again.stderr)
+  assert.equal((await count()).n, 1200)
   assert.deepEqual(writersOf(data), [])
 })
