@@ -15,6 +15,7 @@ import {
   table,
   writeSampleJsonl,
 } from './common.js'
+import { type SlotBreakdown, slotBreakdown } from './slot-timeline.js'
 
 const CAPACITY = 4
 
@@ -33,8 +34,17 @@ export async function capScenario(): Promise<void> {
   const rounds = Number(argAfter('--rounds') ?? (quick ? 1 : 5))
   const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-cap-'))
   const base = buildRevision(baseRev, work)
-  const gpu = await startGpuProcess({ capacity: CAPACITY, callMs: 20, docMs: 1, over: 'reset' })
-  const out: Record<string, { refused: number[]; busy: number[]; stored: number[]; seconds: number[] }> = {}
+  const gpu = await startGpuProcess({
+    capacity: CAPACITY,
+    callMs: 20,
+    docMs: 1,
+    over: 'reset',
+    timeline: true,
+  })
+  const out: Record<
+    string,
+    { refused: number[]; busy: number[]; stored: number[]; seconds: number[]; slots: SlotBreakdown[] }
+  > = {}
   try {
     const input = writeSampleJsonl(work, docs)
     const env = { LR_NER_URL: gpu.url, LR_GPU_CONCURRENCY: String(cap) }
@@ -45,12 +55,13 @@ export async function capScenario(): Promise<void> {
       await gpu.resetStats()
       const seconds = await runCliAtAsync(bin, ['start', '--once', '--data-dir', dataDir], env)
       const s = await gpu.stats()
-      const row = out[name] ?? { refused: [], busy: [], stored: [], seconds: [] }
+      const row = out[name] ?? { refused: [], busy: [], stored: [], seconds: [], slots: [] }
       out[name] = row
       row.refused.push((100 * s.rejected) / Math.max(1, s.calls))
       row.busy.push((100 * s.busyMs) / Math.max(1, CAPACITY * s.activeMs))
       row.stored.push(countResults(dataDir) - before)
       row.seconds.push(seconds)
+      if (s.timeline) row.slots.push(slotBreakdown(s.timeline, CAPACITY))
     }
     for (let round = 0; round < rounds; round++) {
       const warm = path.join(work, `warm-${round}`)
@@ -93,6 +104,32 @@ export async function capScenario(): Promise<void> {
         `${median(r.busy).toFixed(0)}%`,
         `${Math.min(...r.stored)} of ${docs}`,
         median(r.seconds).toFixed(2),
+      ]),
+    ),
+  )
+  const pct = (xs: number[]): string => `${(100 * median(xs)).toFixed(1)}%`
+  const ms = (xs: (number | null)[]): string => {
+    const known = xs.filter((x): x is number => x !== null)
+    return known.length === 0 ? '-' : median(known).toFixed(1)
+  }
+  console.log("Where the idle slot time went (the mock's timeline; shares of capacity x window, medians):")
+  console.log(
+    table(
+      [
+        'contender',
+        'all slots in use after (ms)',
+        'ramp',
+        'hand-overs',
+        'hand-over median / p90 (ms)',
+        'tail',
+      ],
+      Object.entries(out).map(([name, r]) => [
+        name,
+        ms(r.slots.map((b) => b.firstFullMs)),
+        pct(r.slots.map((b) => b.rampIdle)),
+        pct(r.slots.map((b) => b.handoverIdle)),
+        `${ms(r.slots.map((b) => b.handoverMedianMs))} / ${ms(r.slots.map((b) => b.handoverP90Ms))}`,
+        pct(r.slots.map((b) => b.tailIdle)),
       ]),
     ),
   )

@@ -24,6 +24,8 @@ export async function startGpuProcess(o: {
   callMs: number
   docMs: number
   over: 'reset' | '503' | '429' | 'queue'
+  /** Keep each call's slot time in the stats (`timeline`). */
+  timeline?: boolean
 }): Promise<GpuProcess> {
   const child = spawn(
     process.execPath,
@@ -39,6 +41,7 @@ export async function startGpuProcess(o: {
       String(o.docMs),
       '--over',
       o.over,
+      ...(o.timeline ? ['--timeline'] : []),
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   )

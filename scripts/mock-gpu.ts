@@ -32,6 +32,8 @@ export interface MockGpuOptions {
   /** A call with more documents than this answers 413 {"detail": "batch too large"}. 0 = no limit. */
   maxDocsPerCall: number
   entitiesPath: string
+  /** Keep a timeline of every call (when it began and ended, refusals) in the stats. Default false. */
+  timeline: boolean
   /** Programmatic use only: told the doc_ids of each call it accepts (tests use it to act mid-call). */
   onCall?: (docIds: string[]) => void
 }
@@ -53,6 +55,13 @@ export interface MockGpuStats {
   activeMs: number
   /** doc_id -> times it was served successfully. */
   servedByDoc: Record<string, number>
+  /** With `timeline`: each accepted call's [began, ended] and each refusal, in ms since the first call. */
+  timeline?: SlotTimeline
+}
+
+export interface SlotTimeline {
+  calls: [began: number, ended: number][]
+  refused: number[]
 }
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..')
@@ -69,6 +78,7 @@ export const mockDefaults: MockGpuOptions = {
   hangRate: 0,
   maxDocsPerCall: 0,
   entitiesPath: path.join(root, 'data', 'entities', 'entities.tsv'),
+  timeline: false,
 }
 
 export interface MockGpu {
@@ -126,6 +136,7 @@ export async function startMockGpu(partial: Partial<MockGpuOptions> = {}): Promi
       elapsedMs: 0,
       activeMs: 0,
       servedByDoc: {},
+      ...(o.timeline ? { timeline: { calls: [], refused: [] } } : {}),
     }
   }
 
@@ -181,6 +192,7 @@ export async function startMockGpu(partial: Partial<MockGpuOptions> = {}): Promi
         await new Promise<void>((resolve) => queued.push(resolve))
       } else {
         stats.rejected++
+        stats.timeline?.refused.push(performance.now() - (firstCallAt ?? performance.now()))
         if (o.over === 'reset') return void req.socket.destroy()
         return send(
           res,
@@ -201,6 +213,8 @@ export async function startMockGpu(partial: Partial<MockGpuOptions> = {}): Promi
       const end = performance.now()
       stats.busyMs += end - began
       stats.activeMs = end - (firstCallAt ?? began)
+      const first = firstCallAt ?? began
+      stats.timeline?.calls.push([began - first, end - first])
       queued.shift()?.()
     }
     if (o.maxDocsPerCall > 0 && docs.length > o.maxDocsPerCall) {
@@ -294,6 +308,7 @@ async function main(): Promise<void> {
       'reset-rate': { type: 'string' },
       'hang-rate': { type: 'string' },
       'max-docs-per-call': { type: 'string' },
+      timeline: { type: 'boolean' },
     },
   })
   const num = (v: string | undefined, d: number) => (v === undefined ? d : Number(v))
@@ -310,6 +325,7 @@ async function main(): Promise<void> {
     resetRate: num(values['reset-rate'], 0),
     hangRate: num(values['hang-rate'], 0),
     maxDocsPerCall: num(values['max-docs-per-call'], 0),
+    timeline: values.timeline ?? false,
   })
   process.stdout.write(`mock GPU service listening on ${gpu.url} (GET ${gpu.url}stats)\n`)
   const stop = () => void gpu.close().then(() => process.exit(0))
