@@ -48,7 +48,7 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
   const early: string[] = []
   if (files.length > 0) {
     // Registered here, before the thread starts: `--once` cannot see left/ drained before it begins.
-    const releaseWriter = registerWriter(layout, 'start: enqueue')
+    const { release: releaseWriter } = registerWriter(layout, 'start: enqueue')
     const t = new EnqueueThread(
       {
         files,

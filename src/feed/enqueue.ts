@@ -10,7 +10,7 @@ import { acceptDoc } from '../store/batch-file.js'
 import { writeNewBatch } from '../store/batches.js'
 import { ensureLayout, type Layout } from '../store/layout.js'
 import { rawInput, writeDead } from '../store/set-aside.js'
-import { registerWriter } from '../store/writers.js'
+import { registerWriter, type WriterHandle } from '../store/writers.js'
 import { DiskRoom } from './disk-room.js'
 import { lineBlocks } from './line-blocks.js'
 
@@ -60,15 +60,19 @@ export async function enqueueFiles(files: string[], opts: EnqueueOptions): Promi
   const { layout } = opts
   await ensureLayout(layout)
   // `start --once` running meanwhile waits for this writer instead of calling left/ drained.
-  const release = registerWriter(layout, 'enqueue')
+  const writer = registerWriter(layout, 'enqueue')
   try {
-    return await enqueueInto(files, opts)
+    return await enqueueInto(files, opts, writer)
   } finally {
-    release()
+    writer.release()
   }
 }
 
-async function enqueueInto(files: string[], opts: EnqueueOptions): Promise<EnqueueResult> {
+async function enqueueInto(
+  files: string[],
+  opts: EnqueueOptions,
+  writer: WriterHandle,
+): Promise<EnqueueResult> {
   const { layout, log } = opts
   const result: EnqueueResult = { files: 0, lines: 0, docs: 0, batches: 0, dead: 0, bytes: 0 }
   let pending: Doc[] = []
@@ -100,7 +104,9 @@ async function enqueueInto(files: string[], opts: EnqueueOptions): Promise<Enque
         result.bytes += batch.data.length
         written.push(batch.file)
         opts.onBatch?.(batch.id)
-        opts.onProgress?.({ bytesRead: doneBytes + (current?.bytesRead ?? 0), totalBytes, docs: result.docs })
+        const bytesRead = doneBytes + (current?.bytesRead ?? 0)
+        opts.onProgress?.({ bytesRead, totalBytes, docs: result.docs })
+        writer.report({ bytesRead, totalBytes, docs: result.docs, batches: result.batches })
       })
     inFlight.add(write)
     write.then(

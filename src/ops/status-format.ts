@@ -44,8 +44,16 @@ export function formatStatus(s: StatusSnapshot): string {
     )
   }
   if (s.paused) lines.push(`paused: ${s.paused}`)
-  for (const w of s.writers)
-    lines.push(`writing   into left/: ${w.what} (${w.host} pid ${w.pid}) since ${w.since}`)
+  for (const w of s.writers) {
+    const p = w.progress
+    const read = !p
+      ? ''
+      : `: ${p.docs} documents in ${p.batches} batches, ${humanBytes(p.bytesRead)} read` +
+        (p.totalBytes > 0
+          ? ` of ${humanBytes(p.totalBytes)} (${Math.min(100, Math.floor((100 * p.bytesRead) / p.totalBytes))}%)`
+          : '')
+    lines.push(`writing   into left/: ${w.what} (${w.host} pid ${w.pid}) since ${w.since}${read}`)
+  }
   if (s.oldestClaim) {
     const o = s.oldestClaim
     lines.push(`oldest claim ${o.batch} by ${o.host} pid ${o.pid}, ${Math.round(o.ageMs / 1000)}s ago`)

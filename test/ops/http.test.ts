@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -102,6 +103,39 @@ test('the dashboard in headless Chromium shows the counters, and they change whi
   const artifacts = path.join(repoRoot, 'test-artifacts')
   mkdirSync(artifacts, { recursive: true })
   await page.screenshot({ path: path.join(artifacts, 'dashboard.png'), fullPage: true })
+  assert.equal((await run.exited).code, 0, run.stderr)
+})
+
+test('the dashboard names an enqueue writing into left/ and how far it has read, until it ends', async (t) => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (.ci/run does)`)
+  const { run, base, dir } = await slowRun(t)
+  // Beside the pool, an enqueue reading a pipe: it writes while the page is open.
+  const fifo = path.join(dir, 'more.fifo')
+  execFileSync('mkfifo', [fifo])
+  const enq = runCli(t, ['enqueue', fifo, '--data-dir', dir, '--batch-size', '10'])
+  const input = createWriteStream(fifo)
+  t.after(() => input.destroy())
+  input.write(
+    `${makeDocs(30, 'more')
+      .map((d) => JSON.stringify(d))
+      .join('\n')}\n`,
+  )
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] })
+  t.after(() => browser.close())
+  const page = await browser.newPage()
+  await page.goto(`${base}/`)
+  await page.waitForFunction(
+    "/enqueue .* documents in \\d+ batches/.test(document.getElementById('writers').textContent)",
+  )
+  assert.match(
+    (await page.textContent('#writers')) ?? '',
+    /^writing into left\/: enqueue \(.+ pid \d+\): [\d,]+ documents in [\d,]+ batches, .+ read$/,
+  )
+  input.end()
+  assert.equal((await enq.exited).code, 0, enq.stderr)
+  await page.waitForFunction("document.getElementById('writers').textContent === ''")
+  await browser.close()
+  run.child.kill('SIGTERM')
   assert.equal((await run.exited).code, 0, run.stderr)
 })
 

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
-import { mkdirSync, utimesSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { createWriteStream, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { rememberedLimit } from '../../src/ops/gpu-state.js'
 import { encodeBatch } from '../../src/store/batch-file.js'
 import {
@@ -195,7 +197,7 @@ test('status --json schema is stable', async (t) => {
 
 test('status names who is writing into left/ (enqueue, start FILE) until it is done', async (t) => {
   const layout = await prepared(t)
-  const release = registerWriter(layout, 'start: enqueue')
+  const { release } = registerWriter(layout, 'start: enqueue')
   t.after(release)
   const s = (await statusJson(t, layout)) as { writers: { pid: number; what: string }[] }
   assert.deepEqual(
@@ -209,6 +211,41 @@ test('status names who is writing into left/ (enqueue, start FILE) until it is d
     new RegExp(`writing {3}into left/: start: enqueue \\(.* pid ${process.pid}\\) since `),
   )
   release()
+  assert.deepEqual((await statusJson(t, layout)).writers, [])
+})
+
+test('status shows how far an enqueue still reading its input has got (documents, bytes)', async (t) => {
+  const layout = await prepared(t)
+  const fifo = path.join(layout.root, 'input.fifo')
+  execFileSync('mkfifo', [fifo])
+  const run = runCli(t, ['enqueue', fifo, '--data-dir', layout.root, '--batch-size', '10'])
+  const input = createWriteStream(fifo)
+  t.after(() => input.destroy())
+  input.write(
+    `${makeDocs(40, 'fifo')
+      .map((d) => JSON.stringify(d))
+      .join('\n')}\n`,
+  )
+  type Progress = { docs: number; batches: number; bytesRead: number; totalBytes: number }
+  // The first batch file is in left/: its writer has reported (once it has, right after).
+  while (readdirSync(layout.left).filter((f) => !f.startsWith('.')).length === 0) await sleep(50)
+  let progress: Progress | undefined
+  for (let look = 0; look < 10 && !progress; look++) {
+    const s = (await statusJson(t, layout)) as { writers: { what: string; progress?: Progress }[] }
+    progress = s.writers.find((w) => w.what === 'enqueue')?.progress
+  }
+  assert.ok(progress, 'the enqueue writer says how far it has got')
+  assert.ok(progress.docs >= 10 && progress.docs <= 40, `${progress.docs} documents so far`)
+  assert.ok(progress.bytesRead > 0)
+  assert.equal(progress.totalBytes, 0, 'a pipe has no size to read towards')
+  const text = runCli(t, ['status', '--data-dir', layout.root])
+  assert.equal((await text.exited).code, 0, text.stderr)
+  assert.match(
+    text.stdout.join('\n'),
+    /writing {3}into left\/: enqueue \(.*\) since .*: \d+ documents in \d+ batches, [\d.]+ [KM]?B read/,
+  )
+  input.end()
+  assert.equal((await run.exited).code, 0, run.stderr)
   assert.deepEqual((await statusJson(t, layout)).writers, [])
 })
 
