@@ -162,7 +162,10 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
       for (const id of early.splice(0)) workers.pool.queue.offer(id)
       gpuCap = workers.gpuCap
       outages = workers.outages
-      releasers.push('progress', startProgress(workers.pool, log, workers.outages))
+      releasers.push(
+        'progress',
+        startProgress(workers.pool, log, workers.outages, { input: () => enqueuer?.progress ?? null }),
+      )
     }
     clearTimeout(httpTimer)
     await startHttp()

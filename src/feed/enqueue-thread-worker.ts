@@ -10,6 +10,8 @@ if (!port) throw new Error('enqueue-thread-worker runs as a worker thread')
 const data = workerData as EnqueueThreadData
 const send = (m: FromEnqueueThread): void => port.postMessage(m)
 const stopping = new AbortController()
+const REPORT_EVERY_MS = 500
+let reportedAt = 0
 port.on('message', (m: ToEnqueueThread) => {
   if (m.type === 'stop') stopping.abort()
 })
@@ -24,6 +26,13 @@ enqueueFiles(data.files, {
   log,
   signal: stopping.signal,
   onBatch: (id) => send({ type: 'batch', id }),
+  onProgress: (progress) => {
+    // For the progress line (every few seconds): a report each half second is plenty.
+    const now = Date.now()
+    if (now - reportedAt < REPORT_EVERY_MS) return
+    reportedAt = now
+    send({ type: 'progress', progress })
+  },
 }).then(
   (result) => {
     send({ type: 'done', result, stopped: stopping.signal.aborted })

@@ -3,6 +3,7 @@ import pino from 'pino'
 import type { DiskFloor } from '../core/config.js'
 import type { Service } from '../core/contracts.js'
 import type { Logger } from '../core/log.js'
+import type { WriterProgress } from '../store/writers.js'
 import type { EnqueueResult } from './enqueue.js'
 
 export interface EnqueueThreadData {
@@ -18,6 +19,7 @@ export type ToEnqueueThread = { type: 'stop' }
 
 export type FromEnqueueThread =
   | { type: 'batch'; id: string }
+  | { type: 'progress'; progress: WriterProgress }
   | { type: 'log'; line: string }
   | { type: 'done'; result: EnqueueResult; stopped: boolean }
   | { type: 'fail'; message: string }
@@ -44,6 +46,7 @@ export class EnqueueThread implements Service {
   private worker: Worker | null = null
   private end: EnqueueEnd | null = null
   private stopAsked = false
+  private latest: WriterProgress | null = null
   private settle: (e: EnqueueEnd) => void = () => {}
   readonly ended: Promise<EnqueueEnd>
 
@@ -54,6 +57,11 @@ export class EnqueueThread implements Service {
     this.ended = new Promise((resolve) => {
       this.settle = resolve
     })
+  }
+
+  /** How far the files have been read (reported at most every half second), or null before the first batch and once ended. */
+  get progress(): WriterProgress | null {
+    return this.end ? null : this.latest
   }
 
   async start(): Promise<void> {
@@ -67,6 +75,7 @@ export class EnqueueThread implements Service {
     })
     worker.once('exit', (code) => {
       this.worker = null
+      this.latest = null
       const why = crash
         ? crash.message
         : `the enqueue thread exited (code ${code}) before it said how it ended`
@@ -92,6 +101,9 @@ export class EnqueueThread implements Service {
     switch (m.type) {
       case 'batch':
         this.opts.onBatch(m.id)
+        return
+      case 'progress':
+        this.latest = m.progress
         return
       case 'log':
         this.relay(m.line)

@@ -10,7 +10,7 @@ import { acceptDoc } from '../store/batch-file.js'
 import { writeNewBatch } from '../store/batches.js'
 import { ensureLayout, type Layout } from '../store/layout.js'
 import { rawInput, writeDead } from '../store/set-aside.js'
-import { registerWriter, type WriterHandle } from '../store/writers.js'
+import { registerWriter, type WriterHandle, type WriterProgress } from '../store/writers.js'
 import { DiskRoom } from './disk-room.js'
 import { lineBlocks } from './line-blocks.js'
 
@@ -23,8 +23,8 @@ export interface EnqueueOptions {
   log: Logger
   /** Stop reading: the documents read so far are still written into batch files. */
   signal?: AbortSignal
-  /** Called after each batch file is written: input bytes read so far, of all files, and documents. */
-  onProgress?: (p: { bytesRead: number; totalBytes: number; docs: number }) => void
+  /** Called after each batch file is written: input bytes read so far, of all files, documents and batches. */
+  onProgress?: (p: WriterProgress) => void
   /** Called with each batch file's id once it is in left/ (a process's own workers may claim it). */
   onBatch?: (id: string) => void
 }
@@ -104,9 +104,14 @@ async function enqueueInto(
         result.bytes += batch.data.length
         written.push(batch.file)
         opts.onBatch?.(batch.id)
-        const bytesRead = doneBytes + (current?.bytesRead ?? 0)
-        opts.onProgress?.({ bytesRead, totalBytes, docs: result.docs })
-        writer.report({ bytesRead, totalBytes, docs: result.docs, batches: result.batches })
+        const progress = {
+          bytesRead: doneBytes + (current?.bytesRead ?? 0),
+          totalBytes,
+          docs: result.docs,
+          batches: result.batches,
+        }
+        opts.onProgress?.(progress)
+        writer.report(progress)
       })
     inFlight.add(write)
     write.then(

@@ -1,9 +1,48 @@
 import type { Logger } from '../core/log.js'
 import type { Outages } from '../core/outages.js'
+import type { WriterProgress } from '../store/writers.js'
 import type { WorkerPool } from './pool.js'
 
-/** A progress line every few seconds while there is work, and one when the backlog is empty. */
-export function startProgress(pool: WorkerPool, log: Logger, outages: Outages, everyMs = 5000): () => void {
+/** What the pool has done since the last line. */
+export interface WorkProgress {
+  batches: number
+  docs: number
+  docsPerSecond: number
+  pending: number
+  active: number
+}
+
+/** One progress line: the work, what it waits on, and how far `start FILE` has read its input. */
+export function progressLine(
+  work: WorkProgress,
+  waitingOn: string[],
+  input: WriterProgress | null,
+): { fields: Record<string, unknown>; msg: string } {
+  let msg = `progress: ${work.batches} batches, ${work.docs} documents done; ${work.pending} batches waiting`
+  if (waitingOn.length) msg += `; waiting on: ${waitingOn.join(', ')}`
+  if (input) {
+    const written = `${input.docs} documents in ${input.batches} batches`
+    msg +=
+      input.totalBytes > 0
+        ? `; input ${Math.min(100, Math.floor((100 * input.bytesRead) / input.totalBytes))}% read (${written})`
+        : `; input: ${written} read so far`
+  }
+  return {
+    fields: { ...work, ...(waitingOn.length ? { waitingOn } : {}), ...(input ? { input } : {}) },
+    msg,
+  }
+}
+
+/**
+ * A progress line every few seconds while there is work, and one when the backlog is empty.
+ * `input`: how far `start FILE` has read its files (null when it is not reading).
+ */
+export function startProgress(
+  pool: WorkerPool,
+  log: Logger,
+  outages: Outages,
+  opts: { everyMs?: number; input?: () => WriterProgress | null } = {},
+): () => void {
   let lastDocs = 0
   let lastAt = Date.now()
   let idleSaid = false
@@ -12,22 +51,17 @@ export function startProgress(pool: WorkerPool, log: Logger, outages: Outages, e
     const docs = s.docsOk + s.docsFailed
     const now = Date.now()
     const pending = pool.queue.pendingEstimate
-    if (docs !== lastDocs || s.active > 0 || pending > 0) {
+    const input = opts.input?.() ?? null
+    if (docs !== lastDocs || s.active > 0 || pending > 0 || input) {
       const rate = ((docs - lastDocs) * 1000) / Math.max(1, now - lastAt)
       // When nothing moves, say why.
       const waitingOn = Object.keys(outages.snapshot())
-      log.info(
-        {
-          batches: s.batchesDone,
-          docs,
-          docsPerSecond: Math.round(rate),
-          pending,
-          active: s.active,
-          ...(waitingOn.length ? { waitingOn } : {}),
-        },
-        `progress: ${s.batchesDone} batches, ${docs} documents done; ${pending} batches waiting` +
-          (waitingOn.length ? `; waiting on: ${waitingOn.join(', ')}` : ''),
+      const line = progressLine(
+        { batches: s.batchesDone, docs, docsPerSecond: Math.round(rate), pending, active: s.active },
+        waitingOn,
+        input,
       )
+      log.info(line.fields, line.msg)
       idleSaid = false
     } else if (!idleSaid) {
       log.info({ batches: s.batchesDone, docs }, 'idle: waiting for new batches in left/ (Ctrl-C to stop)')
@@ -35,7 +69,7 @@ export function startProgress(pool: WorkerPool, log: Logger, outages: Outages, e
     }
     lastDocs = docs
     lastAt = now
-  }, everyMs)
+  }, opts.everyMs ?? 5000)
   timer.unref()
   return () => clearInterval(timer)
 }
