@@ -1,6 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import {
   closeSync,
+  createWriteStream,
   mkdtempSync,
   openSync,
   readdirSync,
@@ -195,3 +196,25 @@ export function resultCounts(dataDir: string): Map<string, number> {
 
 /** right/<id>: tests write, read and backdate markers by hand to set up the states they check. */
 export const markerPath = (layout: { right: string }, id: string): string => path.join(layout.right, id)
+
+/**
+ * `enqueue` reading a named pipe into `dataDir` in batches of 10, with `docs` documents written
+ * into the pipe and the pipe left open: the enqueue is still a writer until `input.end()`.
+ */
+export function enqueueFromPipe(
+  t: TestContext,
+  dataDir: string,
+  docs: number,
+): { run: CliRun; input: ReturnType<typeof createWriteStream> } {
+  const fifo = path.join(dataDir, 'input.fifo')
+  execFileSync('mkfifo', [fifo])
+  const run = runCli(t, ['enqueue', fifo, '--data-dir', dataDir, '--batch-size', '10'])
+  const input = createWriteStream(fifo)
+  t.after(() => input.destroy())
+  input.write(
+    `${makeDocs(docs, 'piped')
+      .map((d) => JSON.stringify(d))
+      .join('\n')}\n`,
+  )
+  return { run, input }
+}

@@ -1,3 +1,4 @@
+import { percentRead } from '../store/writers.js'
 import type { StatusSnapshot } from './status.js'
 
 function humanBytes(n: number): string {
@@ -46,12 +47,11 @@ export function formatStatus(s: StatusSnapshot): string {
   if (s.paused) lines.push(`paused: ${s.paused}`)
   for (const w of s.writers) {
     const p = w.progress
+    const share = p ? percentRead(p) : null
     const read = !p
       ? ''
       : `: ${p.docs} documents in ${p.batches} batches, ${humanBytes(p.bytesRead)} read` +
-        (p.totalBytes > 0
-          ? ` of ${humanBytes(p.totalBytes)} (${Math.min(100, Math.floor((100 * p.bytesRead) / p.totalBytes))}%)`
-          : '')
+        (share !== null ? ` of ${humanBytes(p.totalBytes)} (${share}%)` : '')
     lines.push(`writing   into left/: ${w.what} (${w.host} pid ${w.pid}) since ${w.since}${read}`)
   }
   if (s.oldestClaim) {

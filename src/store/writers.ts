@@ -29,6 +29,11 @@ export interface WriterProgress {
   batches: number
 }
 
+/** The share of its input a writer has read, in whole percent; null when the size is unknown (a pipe). */
+export function percentRead(p: WriterProgress): number | null {
+  return p.totalBytes > 0 ? Math.min(100, Math.floor((100 * p.bytesRead) / p.totalBytes)) : null
+}
+
 export interface WriterHandle {
   /** Record how far it has got (written at most once a second). */
   report(progress: WriterProgress): void

@@ -1,6 +1,6 @@
 import type { Logger } from '../core/log.js'
 import type { Outages } from '../core/outages.js'
-import type { WriterProgress } from '../store/writers.js'
+import { percentRead, type WriterProgress } from '../store/writers.js'
 import type { WorkerPool } from './pool.js'
 
 /** What the pool has done since the last line. */
@@ -22,10 +22,8 @@ export function progressLine(
   if (waitingOn.length) msg += `; waiting on: ${waitingOn.join(', ')}`
   if (input) {
     const written = `${input.docs} documents in ${input.batches} batches`
-    msg +=
-      input.totalBytes > 0
-        ? `; input ${Math.min(100, Math.floor((100 * input.bytesRead) / input.totalBytes))}% read (${written})`
-        : `; input: ${written} read so far`
+    const share = percentRead(input)
+    msg += share !== null ? `; input ${share}% read (${written})` : `; input: ${written} read so far`
   }
   return {
     fields: { ...work, ...(waitingOn.length ? { waitingOn } : {}), ...(input ? { input } : {}) },

@@ -1,12 +1,20 @@
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { chromium } from 'playwright-core'
 import { type MockGpu, startMockGpu } from '../../scripts/mock-gpu.js'
-import { type CliRun, makeDocs, readMarkers, repoRoot, runCli, tempDir, writeJsonl } from '../helpers.js'
+import {
+  type CliRun,
+  enqueueFromPipe,
+  makeDocs,
+  readMarkers,
+  repoRoot,
+  runCli,
+  tempDir,
+  writeJsonl,
+} from '../helpers.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 
@@ -110,16 +118,7 @@ test('the dashboard names an enqueue writing into left/ and how far it has read,
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (.ci/run does)`)
   const { run, base, dir } = await slowRun(t)
   // Beside the pool, an enqueue reading a pipe: it writes while the page is open.
-  const fifo = path.join(dir, 'more.fifo')
-  execFileSync('mkfifo', [fifo])
-  const enq = runCli(t, ['enqueue', fifo, '--data-dir', dir, '--batch-size', '10'])
-  const input = createWriteStream(fifo)
-  t.after(() => input.destroy())
-  input.write(
-    `${makeDocs(30, 'more')
-      .map((d) => JSON.stringify(d))
-      .join('\n')}\n`,
-  )
+  const { run: enq, input } = enqueueFromPipe(t, dir, 30)
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] })
   t.after(() => browser.close())
   const page = await browser.newPage()

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { createWriteStream, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
@@ -17,7 +16,7 @@ import {
 } from '../../src/store/layout.js'
 import type { Marker } from '../../src/store/markers.js'
 import { registerWriter } from '../../src/store/writers.js'
-import { makeDocs, markerPath, runCli, tempDir } from '../helpers.js'
+import { enqueueFromPipe, makeDocs, markerPath, runCli, tempDir } from '../helpers.js'
 
 function marker(state: Marker['state'], extra: Partial<Marker> = {}): string {
   const m: Marker = {
@@ -216,16 +215,7 @@ test('status names who is writing into left/ (enqueue, start FILE) until it is d
 
 test('status shows how far an enqueue still reading its input has got (documents, bytes)', async (t) => {
   const layout = await prepared(t)
-  const fifo = path.join(layout.root, 'input.fifo')
-  execFileSync('mkfifo', [fifo])
-  const run = runCli(t, ['enqueue', fifo, '--data-dir', layout.root, '--batch-size', '10'])
-  const input = createWriteStream(fifo)
-  t.after(() => input.destroy())
-  input.write(
-    `${makeDocs(40, 'fifo')
-      .map((d) => JSON.stringify(d))
-      .join('\n')}\n`,
-  )
+  const { run, input } = enqueueFromPipe(t, layout.root, 40)
   type Progress = { docs: number; batches: number; bytesRead: number; totalBytes: number }
   // The first batch file is in left/: its writer has reported (once it has, right after).
   while (readdirSync(layout.left).filter((f) => !f.startsWith('.')).length === 0) await sleep(50)
