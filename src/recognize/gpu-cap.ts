@@ -13,6 +13,13 @@ export interface GpuCapOptions {
   start?: number
   /** Grow fast from `start` until the first overload. Default false. */
   slowStart?: boolean
+  /**
+   * In slow start, before the service has answered any call: raise the limit by one this often
+   * while it is in use, instead of waiting a whole call for the first answer. A service that
+   * refuses over its capacity at once (a reset, a 503) is full within a few periods, where
+   * waiting for answers takes two or three calls' time. Default 0: wait for answers.
+   */
+  firstProbeEveryMs?: number
   /** Fewest calls in flight the limit comes down to. Default 1. */
   min?: number
   /** An overload multiplies the limit by this (and caps it below the calls in flight). Default 0.9. */
@@ -97,6 +104,8 @@ export class GpuCap implements CallCap {
   private endTrial: (() => void) | null = null
   private inFlight = 0
   private slowStart: boolean
+  private readonly firstProbeEveryMs: number
+  private firstProbe: ReturnType<typeof setTimeout> | null = null
   private lastCallAt: number | null = null
   private readonly counts = { calls: 0, ok: 0, overloads: 0, failures: 0, decreases: 0, circuitOpens: 0 }
 
@@ -112,6 +121,7 @@ export class GpuCap implements CallCap {
     const start = Math.min(opts.max, Math.max(this.min, Math.floor(opts.start ?? opts.max)))
     this.limitF = start
     this.slowStart = (opts.slowStart ?? false) && start < opts.max
+    this.firstProbeEveryMs = opts.firstProbeEveryMs ?? 0
     this.limiter = pLimit(start)
   }
 
@@ -123,6 +133,7 @@ export class GpuCap implements CallCap {
       this.counts.calls++
       const startedAt = Date.now()
       this.lastCallAt = startedAt
+      this.probeBeforeFirstAnswer()
       try {
         const out = await call()
         this.onSuccess(isTrial, startedAt)
@@ -148,6 +159,27 @@ export class GpuCap implements CallCap {
       circuit: this.circuit,
       ...this.counts,
     }
+  }
+
+  /**
+   * Slow start before the first answer: one period after a call starts, if the service has still
+   * answered nothing and the limit is in use, raise it by one (the call that then starts arms
+   * the next period). The first answer, a success or a refusal, ends this.
+   */
+  private probeBeforeFirstAnswer(): void {
+    if (this.firstProbe !== null || this.firstProbeEveryMs <= 0 || !this.slowStart || this.answered()) return
+    this.firstProbe = setTimeout(() => {
+      this.firstProbe = null
+      if (!this.slowStart || this.answered() || this.inFlight < Math.floor(this.limitF)) return
+      this.setLimit(Math.floor(this.limitF) + 1)
+      if (this.limitF >= this.max) this.slowStart = false
+    }, this.firstProbeEveryMs)
+    // A probe pending keeps nothing alive.
+    this.firstProbe.unref?.()
+  }
+
+  private answered(): boolean {
+    return this.counts.ok + this.counts.overloads + this.counts.failures > 0
   }
 
   /** Wait while paused (Retry-After, open circuit). True when this caller is the half-open trial. */

@@ -193,3 +193,41 @@ test('slow start: from 1 the limit grows until the first refusal, so a cap of 16
     `starting at the maximum refuses a burst (${refusedAtMax}): what slow start avoids`,
   )
 })
+
+test('before its first answer, slow start adds a call each probe period: a capacity of 4 is full long before the first call returns', async () => {
+  // Calls of 300 ms, refused at once over a capacity of 4. Waiting for answers, slow start has one
+  // call in flight for the first 300 ms, two for the next; probing meanwhile, four within a few periods.
+  const svc = service(4, 300)
+  const cap = new GpuCap({
+    max: 16,
+    start: 1,
+    slowStart: true,
+    firstProbeEveryMs: 10,
+    increaseEveryMs: 60_000,
+  })
+  let firstDone = false
+  let activeAtFirstAnswer = 0
+  let refused = 0
+  const one = async (i: number) => {
+    for (;;) {
+      try {
+        await cap.run(async () => {
+          const out = await svc.call()
+          if (!firstDone) {
+            firstDone = true
+            // This call is still counted by the service until it returns: the others in flight with it.
+            activeAtFirstAnswer = svc.maxActive
+          }
+          return out
+        }, never)
+        return i
+      } catch {
+        refused++
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: 12 }, (_, i) => one(i)))
+  assert.equal(activeAtFirstAnswer, 4, 'all four slots were in use before the first answer came back')
+  assert.ok(refused <= 2, `${refused} calls refused`)
+  assert.equal(cap.snapshot().limit, 4)
+})
