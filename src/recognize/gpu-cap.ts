@@ -76,7 +76,8 @@ export interface GpuCapSnapshot {
  *   second to one every half minute, and a service that takes more is still found.
  * With `slowStart`, the limit starts low (or where an earlier run found the service's
  * capacity) and grows by one per call that finds it full until the first overload, so a
- * cap set far above the capacity costs one refused call instead of a burst.
+ * cap set far above the capacity costs one refused call instead of a burst; with
+ * `firstProbeEveryMs`, by one each such period before the service's first answer.
  * `Retry-After` pauses new calls. Consecutive failures that lowering cannot
  * help (errors other than overload, or overload at the minimum limit) open a
  * circuit: no calls for `circuitOpenMs`, then one trial call decides.
