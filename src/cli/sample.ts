@@ -3,7 +3,6 @@ import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { checkoutDataDir, type Settings, shippedSampleDir, sinkOf, sourceOf } from '../core/config.js'
 import type { Logger } from '../core/log.js'
-import { enqueueFiles } from '../feed/enqueue.js'
 import { writeFileAtomic } from '../store/atomic.js'
 import { type Layout, stateFiles } from '../store/layout.js'
 
@@ -25,6 +24,7 @@ export async function seedSample(settings: Settings, layout: Layout, log: Logger
     return
   }
   const files = (await readdir(dir)).filter((f) => f.endsWith('.jsonl')).map((f) => path.join(dir, f))
+  const { enqueueFiles } = await import('../feed/enqueue.js')
   const r = await enqueueFiles(files, {
     layout,
     batchSize: settings.batchSize,

@@ -5,12 +5,10 @@ import { createLogger } from '../core/log.js'
 import { Outages } from '../core/outages.js'
 import { Releasers } from '../core/releasers.js'
 import { installSignals } from '../core/signals.js'
-import { createSource } from '../feed/create-source.js'
-import { type EnqueueEnd, EnqueueThread } from '../feed/enqueue-thread.js'
-import { Prefetcher } from '../feed/prefetcher.js'
+import type { EnqueueEnd, EnqueueThread } from '../feed/enqueue-thread.js'
+import type { Prefetcher } from '../feed/prefetcher.js'
 import type { Source } from '../feed/source.js'
 import { ObserverRelay } from '../ops/observer-relay.js'
-import { cachedStatus } from '../ops/status.js'
 import type { CallCap } from '../recognize/gpu-cap.js'
 import { ensureLayout, type Layout, layoutOf } from '../store/layout.js'
 import { readMarker } from '../store/markers.js'
@@ -49,6 +47,7 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
   if (files.length > 0) {
     // Registered here, before the thread starts: `--once` cannot see left/ drained before it begins.
     const { release: releaseWriter } = registerWriter(layout, 'start: enqueue')
+    const { EnqueueThread } = await import('../feed/enqueue-thread.js')
     const t = new EnqueueThread(
       {
         files,
@@ -103,7 +102,6 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
     onForce: () => pool?.releaseHeldSync() ?? 0,
   })
   releasers.push('signals', () => signals.dispose())
-  const status = cachedStatus(layout, { staleMs: settings.staleMs, minFreeDisk: settings.minFreeDisk })
   // The dashboard and /metrics come up once the workers have started, so loading them does not
   // hold up the first claims; or after a second if the workers wait (MySQL down at start: the
   // dashboard then shows that).
@@ -112,10 +110,12 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
   const startHttp = (): Promise<void> => {
     httpStarted ??= (async () => {
       if (!settings.http) return
-      const [{ Metrics }, { StatusServer }] = await Promise.all([
+      const [{ Metrics }, { StatusServer }, { cachedStatus }] = await Promise.all([
         import('../ops/metrics.js'),
         import('../ops/http-server.js'),
+        import('../ops/status.js'),
       ])
+      const status = cachedStatus(layout, { staleMs: settings.staleMs, minFreeDisk: settings.minFreeDisk })
       const metrics = new Metrics({
         status,
         gpu: () => gpuCap?.snapshot() ?? null,
@@ -170,8 +170,12 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
     clearTimeout(httpTimer)
     await startHttp()
     let caughtUp: (() => Promise<boolean>) | null = null
-    const made = useSource ? await createSource(settings, log, outages) : null
+    // The source's modules (and the prefetcher's) load only when a source is set.
+    const made = useSource
+      ? await (await import('../feed/create-source.js')).createSource(settings, log, outages)
+      : null
     if (made) {
+      const { Prefetcher } = await import('../feed/prefetcher.js')
       source = made.source
       releasers.push('source client', made.close)
       if (once) caughtUp = await made.source.drainedCheck()

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import {
   closeSync,
@@ -208,6 +207,8 @@ export async function fsyncDir(dir: string): Promise<void> {
  * at the end (enqueue: its input file is still there if the machine dies first).
  */
 export async function syncFileSystem(dir: string, files: string[]): Promise<void> {
+  // Loaded here: only enqueue's end needs it, and it is ~5 ms of every start-up.
+  const { execFile } = await import('node:child_process')
   const ok = await new Promise<boolean>((resolve) => {
     execFile('sync', ['-f', dir], (err) => resolve(err === null))
   })
