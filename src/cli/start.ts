@@ -46,7 +46,8 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
   const early: string[] = []
   if (files.length > 0) {
     // Registered here, before the thread starts: `--once` cannot see left/ drained before it begins.
-    const { release: releaseWriter } = registerWriter(layout, 'start: enqueue')
+    // The one entry for the command: it carries the thread's progress.
+    const writer = registerWriter(layout, 'start: enqueue')
     const { EnqueueThread } = await import('../feed/enqueue-thread.js')
     const t = new EnqueueThread(
       {
@@ -60,12 +61,13 @@ export async function runStart(args: ParsedArgs, opts: { role: Role }): Promise<
       {
         log: log.child({ component: 'enqueue' }),
         onBatch: (id) => (pool ? pool.queue.offer(id) : early.push(id)),
+        onProgress: (progress) => writer.report(progress),
       },
     )
     enqueuer = t
     void t.ended.then((end) => {
       enqueueEnd = end
-      releaseWriter()
+      writer.release()
       if (end.kind === 'failed') log.error({ component: 'enqueue' }, `enqueue failed: ${end.message}`)
       else if (end.result === null) log.warn({ component: 'enqueue' }, 'enqueue stopped part way')
       else

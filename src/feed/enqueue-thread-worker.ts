@@ -25,6 +25,8 @@ enqueueFiles(data.files, {
   ...(data.minFreeDisk ? { minFreeDisk: data.minFreeDisk } : {}),
   log,
   signal: stopping.signal,
+  // The main thread's entry in state/writers/ stands for this thread; it reports the progress sent.
+  register: false,
   onBatch: (id) => send({ type: 'batch', id }),
   onProgress: (progress) => {
     // For the progress line (every few seconds): a report each half second is plenty.

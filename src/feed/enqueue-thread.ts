@@ -52,7 +52,12 @@ export class EnqueueThread implements Service {
 
   constructor(
     private readonly data: EnqueueThreadData,
-    private readonly opts: { log: Logger; onBatch: (id: string) => void },
+    private readonly opts: {
+      log: Logger
+      onBatch: (id: string) => void
+      /** How far the files have been read, at most every half second. */
+      onProgress?: (progress: WriterProgress) => void
+    },
   ) {
     this.ended = new Promise((resolve) => {
       this.settle = resolve
@@ -104,6 +109,7 @@ export class EnqueueThread implements Service {
         return
       case 'progress':
         this.latest = m.progress
+        this.opts.onProgress?.(m.progress)
         return
       case 'log':
         this.relay(m.line)

@@ -27,6 +27,11 @@ export interface EnqueueOptions {
   onProgress?: (p: WriterProgress) => void
   /** Called with each batch file's id once it is in left/ (a process's own workers may claim it). */
   onBatch?: (id: string) => void
+  /**
+   * Its entry in state/writers/ (`enqueue`); false when the caller keeps one for it: `start FILE`'s
+   * main thread registers before its enqueue thread begins, and reports the thread's progress.
+   */
+  register?: boolean
 }
 
 export interface EnqueueResult {
@@ -60,18 +65,18 @@ export async function enqueueFiles(files: string[], opts: EnqueueOptions): Promi
   const { layout } = opts
   await ensureLayout(layout)
   // `start --once` running meanwhile waits for this writer instead of calling left/ drained.
-  const writer = registerWriter(layout, 'enqueue')
+  const writer = opts.register === false ? null : registerWriter(layout, 'enqueue')
   try {
     return await enqueueInto(files, opts, writer)
   } finally {
-    writer.release()
+    writer?.release()
   }
 }
 
 async function enqueueInto(
   files: string[],
   opts: EnqueueOptions,
-  writer: WriterHandle,
+  writer: WriterHandle | null,
 ): Promise<EnqueueResult> {
   const { layout, log } = opts
   const result: EnqueueResult = { files: 0, lines: 0, docs: 0, batches: 0, dead: 0, bytes: 0 }
@@ -111,7 +116,7 @@ async function enqueueInto(
           batches: result.batches,
         }
         opts.onProgress?.(progress)
-        writer.report(progress)
+        writer?.report(progress)
       })
     inFlight.add(write)
     write.then(

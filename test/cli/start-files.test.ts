@@ -6,6 +6,7 @@ import { test } from 'node:test'
 import { gzipSync } from 'node:zlib'
 import type { RowDataPacket } from 'mysql2/promise'
 import { readBatchFile } from '../../src/store/batch-file.js'
+import type { Writer } from '../../src/store/writers.js'
 import {
   linesSaying,
   logRecords,
@@ -22,6 +23,22 @@ const writersOf = (dir: string): string[] => {
   const w = path.join(dir, 'state', 'writers')
   return existsSync(w) ? readdirSync(w) : []
 }
+/** The data dir's writers once one of them has reported its progress (none if they end first). */
+async function writersOnceReporting(dir: string): Promise<Writer[]> {
+  for (let seen = false; ; ) {
+    const writers = writersOf(dir).flatMap((name) => {
+      try {
+        return [JSON.parse(readFileSync(path.join(dir, 'state', 'writers', name), 'utf8')) as Writer]
+      } catch {
+        return []
+      }
+    })
+    if (writers.some((w) => w.progress) || (seen && writers.length === 0)) return writers
+    seen ||= writers.length > 0
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
 test('start --once FILE FILE: one command enqueues both files and works them; bad lines go to dead/; exit 0', async (t) => {
   const dir = tempDir(t)
   const a = path.join(dir, 'a.jsonl')
@@ -138,6 +155,13 @@ test('start FILE stopped part way through a long file: what it read is done or p
   const data = path.join(dir, 'data')
   const run = runCli(t, ['start', input, '--data-dir', data, '--batch-size', '100', '--workers', '2'])
   await run.waitForLine((l) => l.includes('batch done'))
+  // Meanwhile `status` finds one writer for the command, saying how far it has read.
+  const writers = await writersOnceReporting(data)
+  assert.deepEqual(
+    writers.map((w) => w.what),
+    ['start: enqueue'],
+  )
+  assert.ok((writers[0]?.progress?.docs ?? 0) > 0, JSON.stringify(writers))
   run.child.kill('SIGTERM')
   const { code } = await run.exited
   assert.equal(code, 0, run.stderr)
