@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises'
+import { childAbort } from '../core/abort.js'
 import {
   AbortedError,
   BatchCorruptError,
@@ -156,13 +157,17 @@ async function handleClaim(
 ): Promise<void> {
   const { log, deps } = ctx
   const id = claim.id
-  const lost = new AbortController()
-  const signal = AbortSignal.any([ctx.hardSignal, lost.signal])
+  // The batch's signal: the pool's hard stop, or this claim lost.
+  const batch = childAbort(ctx.hardSignal)
+  const signal = batch.signal
+  let claimLost = false
   ctx.held.add(claim)
   const heartbeat = setInterval(() => {
     claim.heartbeat().catch((err: unknown) => {
-      if (err instanceof ClaimLostError) lost.abort(err)
-      else log.warn({ batch: id, err }, 'heartbeat failed')
+      if (err instanceof ClaimLostError) {
+        claimLost = true
+        batch.abort(err)
+      } else log.warn({ batch: id, err }, 'heartbeat failed')
     })
   }, ctx.heartbeatMs)
   const startedAt = Date.now()
@@ -209,9 +214,10 @@ async function handleClaim(
     deps.observer?.batchDone(ok, failed)
     log.info({ batch: id, worker, docs, ok, failed, ms: Date.now() - startedAt }, 'batch done')
   } catch (err) {
-    await onFailure(ctx, claim, err, lost.signal.aborted)
+    await onFailure(ctx, claim, err, claimLost)
   } finally {
     clearInterval(heartbeat)
+    batch.dispose()
     ctx.held.delete(claim)
     if (entered === 'solo') ctx.gate.exitSolo()
     else if (entered === 'normal') ctx.gate.exitNormal()

@@ -52,7 +52,7 @@ export class WorkerPool implements Service {
   async start(): Promise<void> {
     if (this.state !== 'created') throw new Error(`pool cannot start from state ${this.state}`)
     const o = this.opts
-    // Every loop waits on these two signals (and the AbortSignal.any of each batch): not a leak.
+    // Every loop waits on these two signals (and each batch follows the hard one): not a leak.
     setMaxListeners(o.workers * 4 + 10, this.stopController.signal, this.hardController.signal)
     const ctx: LoopContext = {
       deps: o.deps,

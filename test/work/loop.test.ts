@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict'
-import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
 import { test } from 'node:test'
 import pino from 'pino'
-import { SinkError } from '../../src/core/errors.js'
+import type { Doc } from '../../src/core/contracts.js'
+import { AbortedError, ClaimLostError, SinkError } from '../../src/core/errors.js'
 import { leftFile } from '../../src/store/layout.js'
 import { readMarker } from '../../src/store/markers.js'
 import { ClaimQueue } from '../../src/work/claim-queue.js'
 import { type LoopContext, newLoopStats, runLoop } from '../../src/work/loop.js'
 import { SoloGate } from '../../src/work/solo-gate.js'
-import { batchOf, captureLog, freshLayout, MemorySink, pipelineDeps } from './fixtures.js'
+import { batchOf, captureLog, freshLayout, MemorySink, pipelineDeps, ScriptedRecognizer } from './fixtures.js'
 
 function context(deps: LoopContext['deps'], queue: LoopContext['queue'], log = pino({ level: 'silent' })) {
   return {
@@ -51,6 +53,39 @@ test('a loop survives an error from the claim queue: it logs it, backs off and g
   assert.equal(sink.rows.size, 3)
   const failed = lines.find((l) => l.msg === 'worker loop iteration failed; backing off')
   assert.equal((failed?.err as { code?: string } | undefined)?.code, 'EIO')
+  assert.equal((await readMarker(layout, id))?.state, 'done')
+})
+
+test('a claim taken back mid-batch: its calls are cancelled with the reason, nothing is stored then, the loop says so and goes on', async (t) => {
+  const layout = await freshLayout(t)
+  const { id } = await batchOf(layout, 3)
+  const queue = new ClaimQueue({ layout, log: pino({ level: 'silent' }), rescanMs: 100, watch: false })
+  await queue.start()
+  t.after(() => queue.stop())
+  const reasons: unknown[] = []
+  const scripted = new ScriptedRecognizer()
+  // The first claim's call waits for its signal; the janitor takes the claim back meanwhile.
+  const recognizer = {
+    kind: 'scripted',
+    recognize: async (docs: Pick<Doc, 'doc_id' | 'text'>[], signal: AbortSignal) => {
+      if (reasons.length > 0 || signal.aborted) return scripted.recognize(docs)
+      unlinkSync(path.join(layout.right, id))
+      await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))
+      reasons.push(signal.reason)
+      // As the service's client does: the call was cancelled.
+      throw new AbortedError('recognition call cancelled')
+    },
+    close: async () => {},
+  }
+  const { log, lines } = captureLog()
+  const sink = new MemorySink()
+  const ctx = context(pipelineDeps(layout, { sink, recognizer }), queue, log)
+  await runLoop(ctx, 'w0')
+  assert.equal(reasons.length, 1)
+  assert.ok(reasons[0] instanceof ClaimLostError, String(reasons[0]))
+  assert.ok(lines.some((l) => String(l.msg).startsWith('claim was taken back; abandoning the batch')))
+  assert.equal(ctx.stats.batchesDone, 1, 'claimed again and done')
+  assert.equal(sink.writes, 1, 'stored once, by the second claim')
   assert.equal((await readMarker(layout, id))?.state, 'done')
 })
 
