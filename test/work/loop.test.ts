@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
 import { existsSync, readdirSync, readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import pino from 'pino'
 import type { Doc } from '../../src/core/contracts.js'
 import { AbortedError, ClaimLostError, SinkError } from '../../src/core/errors.js'
-import { leftFile } from '../../src/store/layout.js'
+import { type Layout, leftFile } from '../../src/store/layout.js'
 import { readMarker } from '../../src/store/markers.js'
 import { ClaimQueue } from '../../src/work/claim-queue.js'
 import { type LoopContext, newLoopStats, runLoop } from '../../src/work/loop.js'
@@ -30,12 +30,18 @@ function context(deps: LoopContext['deps'], queue: LoopContext['queue'], log = p
   } satisfies LoopContext
 }
 
+/** A claim queue on the layout, started, stopped when the test ends. */
+async function startedQueue(t: TestContext, layout: Layout): Promise<ClaimQueue> {
+  const queue = new ClaimQueue({ layout, log: pino({ level: 'silent' }), rescanMs: 100, watch: false })
+  await queue.start()
+  t.after(() => queue.stop())
+  return queue
+}
+
 test('a loop survives an error from the claim queue: it logs it, backs off and goes on', async (t) => {
   const layout = await freshLayout(t)
   const { id } = await batchOf(layout, 3)
-  const real = new ClaimQueue({ layout, log: pino({ level: 'silent' }), rescanMs: 100, watch: false })
-  await real.start()
-  t.after(() => real.stop())
+  const real = await startedQueue(t, layout)
   let calls = 0
   // The first look for work fails as a flaky disk would when the marker is created.
   const flaky = Object.create(real) as ClaimQueue
@@ -59,9 +65,7 @@ test('a loop survives an error from the claim queue: it logs it, backs off and g
 test('a claim taken back mid-batch: its calls are cancelled with the reason, nothing is stored then, the loop says so and goes on', async (t) => {
   const layout = await freshLayout(t)
   const { id } = await batchOf(layout, 3)
-  const queue = new ClaimQueue({ layout, log: pino({ level: 'silent' }), rescanMs: 100, watch: false })
-  await queue.start()
-  t.after(() => queue.stop())
+  const queue = await startedQueue(t, layout)
   const reasons: unknown[] = []
   const scripted = new ScriptedRecognizer()
   // The first claim's call waits for its signal; the janitor takes the claim back meanwhile.
@@ -92,9 +96,7 @@ test('a claim taken back mid-batch: its calls are cancelled with the reason, not
 test('a permanent sink error stops the loops (onFatal) with the claim given back, never an endless retry', async (t) => {
   const layout = await freshLayout(t)
   const { id } = await batchOf(layout, 2)
-  const queue = new ClaimQueue({ layout, log: pino({ level: 'silent' }), rescanMs: 100, watch: false })
-  await queue.start()
-  t.after(() => queue.stop())
+  const queue = await startedQueue(t, layout)
   const unknownColumn = new SinkError("Unknown column 'batch_id'", {
     retryable: false,
     driverCode: 'ER_BAD_FIELD_ERROR',
@@ -127,9 +129,7 @@ test('a damaged batch file older than the grace period goes to bad/ with its rea
   writeFileSync(leftFile(layout, bad.id), 'not msgpack at all')
   const old = new Date(Date.now() - 60_000)
   utimesSync(leftFile(layout, bad.id), old, old)
-  const queue = new ClaimQueue({ layout, log: pino({ level: 'silent' }), rescanMs: 100, watch: false })
-  await queue.start()
-  t.after(() => queue.stop())
+  const queue = await startedQueue(t, layout)
   const sink = new MemorySink()
   const ctx = context(pipelineDeps(layout, { sink }), queue)
   await runLoop(ctx, 'w0')
@@ -165,9 +165,7 @@ test('write-behind: a loop prepares its next batch while a commit is pending; ea
     (await batchOf(layout, 2, 'b')).id,
     (await batchOf(layout, 2, 'c')).id,
   ]
-  const queue = new ClaimQueue({ layout, log: pino({ level: 'silent' }), rescanMs: 100, watch: false })
-  await queue.start()
-  t.after(() => queue.stop())
+  const queue = await startedQueue(t, layout)
   const sink = new GatedSink()
   const ctx = context(pipelineDeps(layout, { sink }), queue)
   const loop = runLoop(ctx, 'w0')
