@@ -10,9 +10,10 @@ export interface ChildAbort {
 /**
  * What `AbortSignal.any([parent, own])` gives, for a signal that lives a short while under a
  * long-lived parent (a batch under the pool's). In Node 20 `AbortSignal.any` keeps a weak
- * reference to each result in the parent, cleared by a finalizer: ~0.1 ms of the main thread a
- * batch in the sink-bound job (bench/RESULTS.md, fourteenth session); a listener costs ~5 us.
- * It aborts with the parent's reason, at once if the parent has aborted already.
+ * reference to each result in the parent, cleared by a finalizer; alone it cost ~20 us where a
+ * listener costs ~5 us. In the sink-bound job the difference was within the noise
+ * (bench/RESULTS.md, fourteenth session). It aborts with the parent's reason, at once if the
+ * parent has aborted already.
  */
 export function childAbort(parent: AbortSignal): ChildAbort {
   const controller = new AbortController()
