@@ -7,6 +7,7 @@ import { Outages } from '../core/outages.js'
 import { retry } from '../core/retry.js'
 import { sleep } from '../core/sleep.js'
 import { type OpenFile, writeFileAtomic } from '../store/atomic.js'
+import { BatchSpares } from '../store/batch-spares.js'
 import { rewriteBatchFile, writeNewBatchOpen } from '../store/batches.js'
 import { floorState } from '../store/disk.js'
 import { type Layout, stateFiles } from '../store/layout.js'
@@ -35,6 +36,10 @@ const ROOM_POLL_MS = 500
 const CHECK_MS = 100
 /** Batch files of one delivery handed over together for their sync and acknowledgement. */
 const GROUP_FILES = 8
+/** At most this many empty files kept ready for batch files (each a name in left/'s listing). */
+const MAX_SPARES = 1024
+/** No batch file written for this long: idle, spares may be made. */
+const IDLE_MS = 50
 
 /** A chunk of entries written: its batch file (none when every entry went to dead/) and its bytes. */
 interface WrittenChunk {
@@ -61,6 +66,9 @@ export class Prefetcher implements Service {
   /** This prefetcher found the disk full and has not written since. */
   private diskFull = false
   private readonly acks: AckAfterSync
+  /** Empty files for the next batch files, made while idle (store/batch-spares.ts). */
+  private readonly spares: BatchSpares
+  private lastWriteAt = 0
 
   constructor(
     private readonly settings: Settings,
@@ -74,10 +82,18 @@ export class Prefetcher implements Service {
     // left/ also holds the batches being worked on.
     this.maxLeft = maxPending + settings.workers
     this.acks = new AckAfterSync(layout.left, log, this.stopController.signal)
+    // A burst is at most left/'s room: after the join, or once the workers made room.
+    this.spares = new BatchSpares(
+      layout.left,
+      Math.min(this.maxLeft, MAX_SPARES),
+      () => performance.now() - this.lastWriteAt >= IDLE_MS,
+    )
   }
 
   async start(): Promise<void> {
     await this.setPaused(null, true)
+    // Made while the source joins its group.
+    this.spares.fill()
     await this.source.start((d) => this.onDelivery(d))
     this.log.info({ source: this.source.name, maxLeft: this.maxLeft }, 'prefetch started')
   }
@@ -88,6 +104,7 @@ export class Prefetcher implements Service {
     // What is already written and synced is acknowledged before the source goes: fewer repeats.
     await this.acks.drain()
     await this.source.stop()
+    await this.spares.drop()
   }
 
   /**
@@ -227,7 +244,8 @@ export class Prefetcher implements Service {
             this.log.warn({ ...e.position, reason }, 'message set aside in dead/')
           }
           if (docs.length > 0 && written.file === null) {
-            const { file, data } = writeNewBatchOpen(this.layout, docs, source)
+            this.lastWriteAt = performance.now()
+            const { file, data } = writeNewBatchOpen(this.layout, docs, source, this.spares.take())
             written.file = { open: file, data }
             this.stats.batches++
             this.stats.bytes += data.length

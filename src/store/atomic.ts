@@ -73,22 +73,36 @@ function writeAndRenameSync(tmp: string, file: string, data: Uint8Array | string
   closeSync(writeAndRenameOpenSync(tmp, file, data))
 }
 
-/** writeAndRenameSync, returning the file still open (its fd) for a later sync. */
-function writeAndRenameOpenSync(tmp: string, file: string, data: Uint8Array | string): number {
+/**
+ * writeAndRenameSync, returning the file still open (its fd) for a later sync. `spare`: an empty
+ * file of ours to write instead of creating `tmp` (batch-spares.ts): 'w' creates it again if the
+ * temp sweep removed it; removed after that open, the rename finds no name and a create follows.
+ */
+function writeAndRenameOpenSync(
+  tmp: string,
+  file: string,
+  data: Uint8Array | string,
+  spare?: string,
+): number {
   let fd: number | undefined
+  const through = spare ?? tmp
   try {
-    fd = openSync(tmp, 'wx')
+    fd = openSync(through, spare ? 'w' : 'wx')
     writeAllSync(fd, data)
-    renameSync(tmp, file)
+    renameSync(through, file)
     return fd
   } catch (err) {
+    if (spare && isNotFound(err) && fd !== undefined) {
+      closeSync(fd)
+      return writeAndRenameOpenSync(tmp, file, data)
+    }
     if (fd !== undefined) {
       try {
         closeSync(fd)
       } catch {}
     }
     try {
-      unlinkSync(tmp)
+      unlinkSync(through)
     } catch {}
     throw err
   }
@@ -105,11 +119,12 @@ export interface OpenFile {
  * then close it with `closeOpenFiles` (whatever the sync did). Its sync is then one round trip to
  * libuv's pool. By path it is three (open, fsync, close), and each waits for the main thread: while
  * the prefetcher decodes and writes the next batches, 600 files synced in passes of 30 took 2-2.5x
- * as long by path as by fd (bench/RESULTS.md, eighth session).
+ * as long by path as by fd (bench/RESULTS.md, eighth session). `spare`: an empty file in the same
+ * folder to write through instead of a new temp file (batch-spares.ts).
  */
-export function writeFileAtomicOpen(file: string, data: Uint8Array): OpenFile {
+export function writeFileAtomicOpen(file: string, data: Uint8Array, spare?: string): OpenFile {
   const tmp = path.join(path.dirname(file), `.tmp-${path.basename(file)}-${uniqueTag()}`)
-  return { path: file, fd: writeAndRenameOpenSync(tmp, file, data) }
+  return { path: file, fd: writeAndRenameOpenSync(tmp, file, data, spare) }
 }
 
 /**

@@ -27,15 +27,17 @@ export async function writeNewBatch(
 /**
  * A new batch file in left/, in place but not synced and still open: the prefetcher makes groups
  * of them durable at once (syncOpenFiles) before acknowledging their entries, then closes them.
+ * `spare`: an empty file in left/ to write it into (batch-spares.ts).
  */
 export function writeNewBatchOpen(
   layout: Layout,
   docs: Doc[],
   source?: string,
+  spare?: string,
 ): { id: string; file: OpenFile; data: Buffer } {
   const id = newBatchId()
   const data = encodeBatch(id, docs, source)
-  return { id, file: writeFileAtomicOpen(leftFile(layout, id), data), data }
+  return { id, file: writeFileAtomicOpen(leftFile(layout, id), data, spare), data }
 }
 
 /**

@@ -7,6 +7,7 @@ import path from 'node:path'
  * Every path of the data dir, in one place (right/ markers: see markers.ts, the only
  * module that names them). Under the data dir:
  *   left/<id>.msgpack       a batch waiting (or being processed)
+ *   left/.tmp-spare-*       an empty file the prefetcher made while idle, for its next batch file (batch-spares.ts)
  *   right/<id>              its marker: whoever created it with `wx` owns the batch
  *   right/.tmp-spare-*      a done batch's emptied file, kept for a later marker (spares.ts)
  *   milestones/<id>.msgpack recognition output saved before mapping and insert

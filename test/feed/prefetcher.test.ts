@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import pino from 'pino'
@@ -19,13 +19,18 @@ import { freshTopic, kafkaClient, produce, startKafka } from '../services.js'
 import { captureLog, freshLayout } from '../work/fixtures.js'
 
 /** A consumer that hands one fetched batch to the prefetcher, as kafkajs's eachBatch does. */
-function oneBatch(messages: KafkaMessage[], hooks: { onHeartbeat?: () => void } = {}) {
+function oneBatch(
+  messages: KafkaMessage[],
+  hooks: { onHeartbeat?: () => void; delivered?: Promise<void> } = {},
+) {
   const commits: string[] = []
   /** What the consumer saw, in order: offsets resolved, the handler returning, offsets committed. */
   const events: string[] = []
   let handled: Promise<void> = Promise.resolve()
   const consumer: GroupConsumer = {
     run: async (onBatch) => {
+      // Held back (a group join, say) until the test lets it through.
+      await hooks.delivered
       const ctx: MessageBatchContext = {
         topic: 't',
         partition: 0,
@@ -115,6 +120,38 @@ test('a delivery returns once its files are written: the source fetches on while
   assert.equal(prefetcher.stats.messages, 5, 'every message acknowledged once its file was synced')
   const files = readdirSync(layout.left).filter((f) => !f.startsWith('.'))
   assert.equal(files.length, 3, 'five messages in batches of two: three files')
+})
+
+test('batch files are written into empty files made while the source was joining: no new inode on the write path, none left after stop', {
+  timeout: 20_000,
+}, async (t) => {
+  const layout = await freshLayout(t)
+  const settings = loadSettings({}, { LR_DATA_DIR: layout.root, LR_MIN_FREE_DISK: '0', LR_BATCH_SIZE: '2' })
+  const messages = Array.from({ length: 5 }, (_, i) => msg(i, JSON.stringify({ doc_id: `d${i}`, text: 'x' })))
+  let join = (): void => {}
+  const feed = oneBatch(messages, { delivered: new Promise<void>((resolve) => (join = resolve)) })
+  const prefetcher = new Prefetcher(settings, layout, kafkaSource(feed.kafka), pino({ level: 'silent' }))
+  const started = prefetcher.start()
+  // While the source joins, the prefetcher makes its spares (as many as left/ has room for).
+  const spares = (): string[] => readdirSync(layout.left).filter((f) => f.startsWith('.tmp-spare-'))
+  while (spares().length < 3) await new Promise((r) => setTimeout(r, 10))
+  const spareInodes = new Set(spares().map((f) => statSync(path.join(layout.left, f)).ino))
+  join()
+  await started
+  await feed.handled()
+  await prefetcher.stop()
+  const files = readdirSync(layout.left).filter((f) => f.endsWith('.msgpack'))
+  assert.equal(files.length, 3, 'five messages in batches of two: three files')
+  for (const f of files) {
+    assert.ok(spareInodes.has(statSync(path.join(layout.left, f)).ino), `${f} was written into a spare`)
+    const id = f.replace('.msgpack', '')
+    assert.equal((await readBatchFile(leftFile(layout, id), id)).docs.length > 0, true, `${f} reads whole`)
+  }
+  assert.deepEqual(
+    readdirSync(layout.left).filter((f) => f.startsWith('.')),
+    [],
+    'the spares not used are removed when the prefetcher stops',
+  )
 })
 
 test('a full disk while prefetching from Kafka: one line when it runs out, one when space is back; the batch is written and committed then', async (t) => {
