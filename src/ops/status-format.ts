@@ -1,4 +1,3 @@
-import { percentRead } from '../store/writers.js'
 import type { StatusSnapshot } from './status.js'
 
 function humanBytes(n: number): string {
@@ -47,11 +46,10 @@ export function formatStatus(s: StatusSnapshot): string {
   if (s.paused) lines.push(`paused: ${s.paused}`)
   for (const w of s.writers) {
     const p = w.progress
-    const share = p ? percentRead(p) : null
     const read = !p
       ? ''
       : `: ${p.docs} documents in ${p.batches} batches, ${humanBytes(p.bytesRead)} read` +
-        (share !== null ? ` of ${humanBytes(p.totalBytes)} (${share}%)` : '')
+        (p.percentRead !== null ? ` of ${humanBytes(p.totalBytes)} (${p.percentRead}%)` : '')
     lines.push(`writing   into left/: ${w.what} (${w.host} pid ${w.pid}) since ${w.since}${read}`)
   }
   if (s.oldestClaim) {

@@ -8,7 +8,7 @@ import { BATCH_EXT, badFile, isBatchId, type Layout, leftFile, stateFiles } from
 import { isLedgerFile } from '../store/ledger.js'
 import { type Marker, markerMtimeMs, readMarker } from '../store/markers.js'
 import { scanSpool } from '../store/scan.js'
-import { liveWriters, type Writer } from '../store/writers.js'
+import { liveWriters, percentRead, type Writer } from '../store/writers.js'
 import { type GpuState, readGpuState } from './gpu-state.js'
 import { ledgerTotalsIndexed, loadStatusIndex, saveStatusIndex } from './status-index.js'
 
@@ -65,9 +65,20 @@ export interface StatusSnapshot {
   gpu: GpuState | null
   /** Dependencies the running pool finds unreachable now (entity service, sink, mapping, disk, source), with since when and why. */
   dependencies: GpuState['dependencies']
-  /** Processes (or threads) writing batch files into left/ now: `enqueue`, `start FILE` (state/writers/). */
-  writers: Writer[]
+  /**
+   * Processes (or threads) writing batch files into left/ now: `enqueue`, `start FILE` (state/writers/),
+   * each with the share of its input read (null for a pipe).
+   */
+  writers: WriterStatus[]
 }
+
+/** A writer as status gives it: its progress with the share of its input read (store/writers.ts). */
+export type WriterStatus = Omit<Writer, 'progress'> & {
+  progress?: NonNullable<Writer['progress']> & { percentRead: number | null }
+}
+
+const withShare = ({ progress, ...w }: Writer): WriterStatus =>
+  progress ? { ...w, progress: { ...progress, percentRead: percentRead(progress) } } : w
 
 export interface StatusOptions {
   staleMs: number
@@ -126,7 +137,7 @@ export async function collectStatus(layout: Layout, opts: StatusOptions): Promis
     prefetch: await readPrefetchState(layout),
     gpu: await readGpuState(layout),
     dependencies: {},
-    writers: liveWriters(layout),
+    writers: liveWriters(layout).map(withShare),
   }
   let changed = false
   const markers = new Set([...scan.right].filter((n) => isBatchId(n)))

@@ -5,6 +5,8 @@ import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { chromium } from 'playwright-core'
 import { type MockGpu, startMockGpu } from '../../scripts/mock-gpu.js'
+import { layoutOf } from '../../src/store/layout.js'
+import { registerWriter } from '../../src/store/writers.js'
 import {
   type CliRun,
   enqueueFromPipe,
@@ -130,6 +132,14 @@ test('the dashboard names an enqueue writing into left/ and how far it has read,
     (await page.textContent('#writers')) ?? '',
     /^writing into left\/: enqueue \(.+ pid \d+\): [\d,]+ documents in [\d,]+ batches, .+ read$/,
   )
+  // A writer whose input has a size: the share read, as status gives it.
+  const sized = registerWriter(layoutOf(dir), 'start: enqueue')
+  t.after(sized.release)
+  sized.report({ bytesRead: 300, totalBytes: 1200, docs: 3, batches: 1 })
+  await page.waitForFunction(
+    "/start: enqueue .* of 1\\.2 KB \\(25%\\)/.test(document.getElementById('writers').textContent)",
+  )
+  sized.release()
   input.end()
   assert.equal((await enq.exited).code, 0, enq.stderr)
   await page.waitForFunction("document.getElementById('writers').textContent === ''")

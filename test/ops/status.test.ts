@@ -194,14 +194,18 @@ test('status --json schema is stable', async (t) => {
   assert.deepEqual(s.writers, [])
 })
 
-test('status names who is writing into left/ (enqueue, start FILE) until it is done', async (t) => {
+test('status names who is writing into left/ (enqueue, start FILE) until it is done, with the share of its input read', async (t) => {
   const layout = await prepared(t)
-  const { release } = registerWriter(layout, 'start: enqueue')
+  const { release, report } = registerWriter(layout, 'start: enqueue')
   t.after(release)
-  const s = (await statusJson(t, layout)) as { writers: { pid: number; what: string }[] }
+  report({ bytesRead: 300, totalBytes: 1200, docs: 3, batches: 1 })
+  const s = (await statusJson(t, layout)) as {
+    writers: { pid: number; what: string; progress?: { percentRead: number | null } }[]
+  }
   assert.deepEqual(
-    s.writers.map((w) => [w.pid, w.what]),
-    [[process.pid, 'start: enqueue']],
+    s.writers.map((w) => [w.pid, w.what, w.progress?.percentRead]),
+    [[process.pid, 'start: enqueue', 25]],
+    'the share read comes with the JSON: the dashboard shows it without a formula of its own',
   )
   const run = runCli(t, ['status', '--data-dir', layout.root])
   assert.equal((await run.exited).code, 0, run.stderr)
