@@ -1,7 +1,8 @@
-import { close, open } from 'node:fs'
+import { close, open, utimes } from 'node:fs'
 import path from 'node:path'
 import { sleep } from '../core/sleep.js'
 import { uniqueTag, unlinkQuiet } from './atomic.js'
+import { ORPHAN_TMP_MS } from './housekeeping.js'
 
 /**
  * Spare inodes for new batch files: empty `left/.tmp-spare-<tag>` files, made while their writer
@@ -15,13 +16,17 @@ import { uniqueTag, unlinkQuiet } from './atomic.js'
  * A spare is a dot name in left/, the folder its batch file goes to: never claimed (layout.ts),
  * renamed into place without crossing folders, and the folder's one fsync covers both names. Only
  * the process that made a spare uses it (the list is in its memory). A crash leaves empty files
- * that the janitor's sweep of temp files older than an hour removes; a spare so removed while its
- * process still lists it is created again when written (flag 'w'), or, if it goes between that
- * open and the rename, the write falls back to a create (atomic.ts).
+ * that the janitor's sweep of temp files older than an hour removes. A spare kept that long (a
+ * prefetcher paused for hours while the workers catch up) gets a fresh mtime first, so the sweep
+ * leaves it; one removed all the same is created again when written (flag 'w'), or, if it goes
+ * between that open and the rename, the write falls back to a create (atomic.ts).
  */
 export class BatchSpares {
   private readonly free: string[] = []
+  /** When each spare of `free` was made or last refreshed (ms), in the same order. */
+  private readonly madeAt: number[] = []
   private filling: Promise<void> | null = null
+  private refreshTimer: NodeJS.Timeout | null = null
   private readonly stopping = new AbortController()
 
   /**
@@ -42,7 +47,9 @@ export class BatchSpares {
 
   /** Make spares, while idle, until `target` are ready (a no-op while already at it). */
   fill(): void {
-    if (this.filling || this.stopping.signal.aborted || this.free.length >= this.target) return
+    if (this.stopping.signal.aborted) return
+    this.refreshTimer ??= setInterval(() => void this.refresh(), REFRESH_EVERY_MS).unref()
+    if (this.filling || this.free.length >= this.target) return
     this.filling = this.run().finally(() => {
       this.filling = null
     })
@@ -51,6 +58,7 @@ export class BatchSpares {
   /** A spare to write the next batch file into, or undefined (then create one); starts a refill. */
   take(): string | undefined {
     const spare = this.free.pop()
+    this.madeAt.pop()
     this.fill()
     return spare
   }
@@ -58,8 +66,28 @@ export class BatchSpares {
   /** Stop making spares and remove the ones not used. */
   async drop(): Promise<void> {
     this.stopping.abort()
+    if (this.refreshTimer) clearInterval(this.refreshTimer)
     await this.filling
     for (const spare of this.free.splice(0)) unlinkQuiet(spare)
+    this.madeAt.length = 0
+  }
+
+  /**
+   * A fresh mtime for each spare made or refreshed more than REFRESH_AFTER_MS before `now`: the
+   * janitor's sweep takes temp files older than ORPHAN_TMP_MS for a dead process's. Runs every
+   * REFRESH_EVERY_MS; one call on libuv's pool per spare, one at a time.
+   */
+  async refresh(now = Date.now()): Promise<void> {
+    for (let i = 0; i < this.free.length; i++) {
+      if (this.stopping.signal.aborted) return
+      const spare = this.free[i] as string
+      if (now - (this.madeAt[i] as number) < REFRESH_AFTER_MS) continue
+      const at = new Date()
+      // A spare taken meanwhile moved the list: it is found again by name, or left alone.
+      await new Promise<void>((resolve) => utimes(spare, at, at, () => resolve()))
+      const still = this.free.indexOf(spare)
+      if (still >= 0) this.madeAt[still] = at.getTime()
+    }
   }
 
   private async run(): Promise<void> {
@@ -73,13 +101,19 @@ export class BatchSpares {
       // On libuv's pool: the main thread goes on with the source's join meanwhile.
       if (!(await createEmpty(spare))) return // a full disk, a folder gone: the writes create, as before
       if (stopped.aborted) unlinkQuiet(spare)
-      else this.free.push(spare)
+      else {
+        this.free.push(spare)
+        this.madeAt.push(Date.now())
+      }
     }
   }
 }
 
 /** How often a refill waiting for the writer to be idle looks again. */
 const IDLE_POLL_MS = 50
+/** Spares older than this get a fresh mtime, well before the temp sweep's age. */
+const REFRESH_AFTER_MS = ORPHAN_TMP_MS / 3
+const REFRESH_EVERY_MS = ORPHAN_TMP_MS / 6
 
 function createEmpty(file: string): Promise<boolean> {
   return new Promise((resolve) => {

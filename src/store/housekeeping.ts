@@ -11,7 +11,7 @@ import { markerOnlyIds, scanSpool } from './scan.js'
 
 const DAY_MS = 24 * 60 * 60 * 1000
 /** Our own `.tmp-*` files older than this were left by a process that died mid-write. */
-const ORPHAN_TMP_MS = 60 * 60 * 1000
+export const ORPHAN_TMP_MS = 60 * 60 * 1000
 
 /**
  * Move done markers whose batch finished more than `olderThanMs` ago (and whose

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync, unlinkSync, utimesSync } from 'node:fs'
 import path from 'node:path'
 import { test } from 'node:test'
 import { closeOpenFiles, writeFileAtomicOpen } from '../../src/store/atomic.js'
 import { BatchSpares } from '../../src/store/batch-spares.js'
+import { removeOrphanTemps } from '../../src/store/housekeeping.js'
+import { ensureLayout, layoutOf } from '../../src/store/layout.js'
 import { tempDir } from '../helpers.js'
 
 const sparesIn = (dir: string): string[] => readdirSync(dir).filter((n) => n.startsWith('.tmp-spare-'))
@@ -54,4 +56,21 @@ test('a file written through a spare keeps its inode; a spare removed by the tem
     [],
     'no spare or temp file left behind',
   )
+})
+
+test('spares kept for long get a fresh mtime: the sweep of temp files older than an hour leaves them', {
+  timeout: 20_000,
+}, async (t) => {
+  const layout = layoutOf(tempDir(t))
+  await ensureLayout(layout)
+  const spares = new BatchSpares(layout.left, 2, () => true)
+  t.after(() => spares.drop())
+  spares.fill()
+  await until(() => spares.size === 2)
+  // Two hours on: made then, and not used since.
+  const hoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000)
+  for (const name of sparesIn(layout.left)) utimesSync(path.join(layout.left, name), hoursAgo, hoursAgo)
+  await spares.refresh(Date.now() + 2 * 60 * 60 * 1000)
+  await removeOrphanTemps(layout)
+  assert.equal(sparesIn(layout.left).length, 2, 'both still there')
 })
