@@ -90,7 +90,7 @@ export async function retireBatchFile(
       await utimes(kept, now, now)
     } else {
       // Off the main thread: freeing a file's blocks is one of the slowest calls here (about 0.4 ms).
-      if (!(opts.spare && (await keepAsSpare(layout, file)))) await unlink(file)
+      if (!(opts.spare && keepAsSpare(layout, file))) await unlink(file)
     }
   } catch (err) {
     if (!isNotFound(err)) throw err

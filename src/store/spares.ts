@@ -1,10 +1,10 @@
-import { closeSync, ftruncate, linkSync, openSync, renameSync, writeFileSync } from 'node:fs'
+import { closeSync, ftruncateSync, linkSync, openSync, renameSync } from 'node:fs'
 import path from 'node:path'
-import { uniqueTag, unlinkQuiet } from './atomic.js'
+import { uniqueTag, unlinkQuiet, writeAllSync } from './atomic.js'
 import type { Layout } from './layout.js'
 
 /**
- * Spare inodes for claim markers: a done batch's file, emptied, becomes a later claim's marker.
+ * Spare inodes for claim markers: a done batch's file becomes a later claim's marker.
  *
  * Why: these machines' ext4 has no journal, and such an ext4 does not reuse an inode freed in the
  * last minutes; every new inode's search steps past each one (bench/RESULTS.md, tenth session).
@@ -44,14 +44,16 @@ const poolOf = (layout: Layout): string[] => {
 }
 
 /**
- * A done batch's file: kept as a spare (renamed into right/ and emptied) when this process keeps
- * fewer than MAX_SPARES and left/ and right/ share a file system. False when not kept: the caller
- * deletes it. A file already gone is the caller's to handle (the rename's ENOENT is thrown).
- * The rename and the open are synchronous (~17 us each here); the truncate, which frees the
- * batch's blocks (~0.2 ms once they are on disk), runs in libuv's pool: one round trip, where
- * fs/promises' truncate by path costs three (open, ftruncate, close).
+ * A done batch's file: kept as a spare (renamed into right/, its bytes left in it) when this
+ * process keeps fewer than MAX_SPARES and left/ and right/ share a file system. False when not
+ * kept: the caller deletes it. A file already gone is the caller's to handle (the rename's ENOENT
+ * is thrown).
+ * Not emptied here: on this ext4 writing a marker into an empty file cost 56-436 us (a new block
+ * to allocate), into one that kept its blocks 16-32 us with the truncate to the marker's length
+ * (bench/RESULTS.md, fifteenth session). The claim writes over the bytes and truncates
+ * (linkSpareSync). A spare holds at most a batch file's bytes, and MAX_SPARES of them per process.
  */
-export async function keepAsSpare(layout: Layout, file: string): Promise<boolean> {
+export function keepAsSpare(layout: Layout, file: string): boolean {
   const pool = poolOf(layout)
   if (pool.length >= MAX_SPARES || noLinks.has(layout.right)) return false
   const spare = path.join(layout.right, `.tmp-spare-${uniqueTag()}`)
@@ -61,19 +63,6 @@ export async function keepAsSpare(layout: Layout, file: string): Promise<boolean
     if ((err as NodeJS.ErrnoException).code === 'EXDEV') return false
     throw err
   }
-  try {
-    const fd = openSync(spare, 'r+')
-    try {
-      // Also sets the spare's mtime to now: the sweep of old temp files leaves it alone for an hour.
-      await new Promise<void>((resolve, reject) => ftruncate(fd, 0, (err) => (err ? reject(err) : resolve())))
-    } finally {
-      closeSync(fd)
-    }
-  } catch {
-    // Not emptied: not a spare (a claim written into it must not race a truncate).
-    unlinkQuiet(spare)
-    return true
-  }
   // Only now may a claim write into it.
   pool.push(spare)
   return true
@@ -82,19 +71,20 @@ export async function keepAsSpare(layout: Layout, file: string): Promise<boolean
 /**
  * Exclusive create of `file` holding `text`, on a spare: true when it is ours, false when the name
  * was taken (the spare is kept for the next claim), null when this process keeps no spare here.
- * Synchronous, as the claim path is (atomic.ts says why). The spare is written first, then linked:
- * readers never see the marker empty.
+ * Synchronous, as the claim path is (atomic.ts says why). The spare is written first (over the
+ * done batch's bytes, then truncated to the text), then linked: readers never see the marker
+ * empty or holding anything but the claim.
  */
 export function linkSpareSync(layout: Layout, file: string, text: string): boolean | null {
   const pool = pools.get(layout.right)
   const spare = pool?.pop()
   if (pool === undefined || spare === undefined) return null
   try {
-    // Truncates the spare in place (or creates it again if the temp sweep removed it).
-    writeFileSync(spare, text)
+    overwriteSync(spare, text)
   } catch (err) {
     unlinkQuiet(spare)
-    // A full disk is the claim's error, as for a create; any other: this spare is gone, create.
+    // A full disk is the claim's error, as for a create; any other (the temp sweep removed the
+    // spare, say): this spare is gone, create.
     if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw err
     return null
   }
@@ -106,6 +96,8 @@ export function linkSpareSync(layout: Layout, file: string, text: string): boole
       pool.push(spare)
       return false
     }
+    // Removed by the temp sweep since it was written: create.
+    if (code === 'ENOENT') return null
     unlinkQuiet(spare)
     if (code === 'ENOSPC') throw err
     // The file system refused the link itself (no hard links there): claims create their markers.
@@ -116,6 +108,18 @@ export function linkSpareSync(layout: Layout, file: string, text: string): boole
   // One name left, the marker's: no inode is freed.
   unlinkQuiet(spare)
   return true
+}
+
+/** `text` over the start of an existing file, which then ends with it. */
+function overwriteSync(file: string, text: string): void {
+  const buf = Buffer.from(text)
+  const fd = openSync(file, 'r+')
+  try {
+    writeAllSync(fd, buf)
+    ftruncateSync(fd, buf.length)
+  } finally {
+    closeSync(fd)
+  }
 }
 
 /** Remove the spares this process keeps in a data dir (its workers stop). */
