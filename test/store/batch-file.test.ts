@@ -34,6 +34,7 @@ test('truncated, bit-flipped, empty and foreign files are detected with a reason
   const id = newBatchId()
   const good = encodeBatch(id, makeDocs(50))
   assertCorrupt(good.subarray(0, good.length - 7), id, /truncated/)
+  assertCorrupt(Buffer.concat([good, Buffer.from([0x90])]), id, /appended/)
   const flipped = Buffer.from(good)
   const at = good.length - 20
   flipped[at] = (flipped[at] as number) ^ 0x10
