@@ -3,6 +3,7 @@ import {
   closeSync,
   existsSync,
   fsync,
+  ftruncateSync,
   openSync,
   readFileSync,
   renameSync,
@@ -195,6 +196,21 @@ export function readIfPresent(file: string): Buffer | null {
 /** unlinkIfThere for a file that is almost always absent (see readIfPresent). */
 export function unlinkIfPresent(file: string): boolean {
   return existsSync(file) && unlinkIfThere(file)
+}
+
+/**
+ * `text` over the start of an existing file, which then ends with it (write, then truncate, on
+ * one open): no rename, no new inode; over a file that has blocks, no new block either.
+ */
+export function overwriteSync(file: string, text: string): void {
+  const buf = Buffer.from(text)
+  const fd = openSync(file, 'r+')
+  try {
+    writeAllSync(fd, buf)
+    ftruncateSync(fd, buf.length)
+  } finally {
+    closeSync(fd)
+  }
 }
 
 /** write(2) until all of `data` is written (a short write is legal). */

@@ -1,6 +1,6 @@
-import { closeSync, ftruncateSync, linkSync, openSync, renameSync } from 'node:fs'
+import { linkSync, renameSync } from 'node:fs'
 import path from 'node:path'
-import { uniqueTag, unlinkQuiet, writeAllSync } from './atomic.js'
+import { overwriteSync, uniqueTag, unlinkQuiet } from './atomic.js'
 import type { Layout } from './layout.js'
 
 /**
@@ -108,18 +108,6 @@ export function linkSpareSync(layout: Layout, file: string, text: string): boole
   // One name left, the marker's: no inode is freed.
   unlinkQuiet(spare)
   return true
-}
-
-/** `text` over the start of an existing file, which then ends with it. */
-function overwriteSync(file: string, text: string): void {
-  const buf = Buffer.from(text)
-  const fd = openSync(file, 'r+')
-  try {
-    writeAllSync(fd, buf)
-    ftruncateSync(fd, buf.length)
-  } finally {
-    closeSync(fd)
-  }
 }
 
 /** Remove the spares this process keeps in a data dir (its workers stop). */
