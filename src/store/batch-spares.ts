@@ -11,7 +11,8 @@ import { ORPHAN_TMP_MS } from './housekeeping.js'
  *
  * Why: on these machines' ext4 (no journal) a create costs 0.4-0.7 ms of the calling thread, a
  * rename of an existing file under 0.1 ms (bench/RESULTS.md, fifteenth session). A prefetcher
- * catching up after its join spent about a third of its time creating batch files.
+ * catching up after its join spent about a quarter of its time creating batch files (188 of
+ * ~810 ms a round in a profile of the fourteenth session).
  *
  * A spare is a dot name in left/, the folder its batch file goes to: never claimed (layout.ts),
  * renamed into place without crossing folders, and the folder's one fsync covers both names. Only

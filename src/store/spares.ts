@@ -1,4 +1,4 @@
-import { linkSync, renameSync } from 'node:fs'
+import { linkSync, renameSync, utimesSync } from 'node:fs'
 import path from 'node:path'
 import { overwriteSync, uniqueTag, unlinkQuiet } from './atomic.js'
 import type { Layout } from './layout.js'
@@ -63,7 +63,16 @@ export function keepAsSpare(layout: Layout, file: string): boolean {
     if ((err as NodeJS.ErrnoException).code === 'EXDEV') return false
     throw err
   }
-  // Only now may a claim write into it.
+  // Dated now, not when the batch was written (it may have waited hours in left/): the sweep of
+  // temp files older than an hour leaves it alone while it is listed.
+  const now = new Date()
+  try {
+    utimesSync(spare, now, now)
+  } catch {
+    // Not dated: not a spare (retired all the same).
+    unlinkQuiet(spare)
+    return true
+  }
   pool.push(spare)
   return true
 }

@@ -82,6 +82,21 @@ test('a spare removed meanwhile (the janitor sweeps old temp files) costs the cl
   assert.deepEqual(dotNames(layout), [])
 })
 
+test('a batch file that waited hours before it was done becomes a spare the temp sweep leaves alone', async (t) => {
+  const layout = layoutOf(tempDir(t))
+  await ensureLayout(layout)
+  const { id, file } = await writeNewBatch(layout, [{ doc_id: 'd1', text: 'some text' }])
+  const hoursAgo = new Date(Date.now() - 3 * 60 * 60 * 1000)
+  utimesSync(file, hoursAgo, hoursAgo)
+  const claim = await tryClaim(layout, id, 'w0')
+  assert.ok(claim)
+  await claim.finish({ docs: 1, ok: 1, failed: 0 })
+  await retireBatchFile(layout, id, 0, { spare: true })
+  assert.equal(dotNames(layout).length, 1, 'kept as a spare')
+  await removeOrphanTemps(layout)
+  assert.equal(dotNames(layout).length, 1, 'dated from its retirement, not from the batch file it was')
+})
+
 test('names in right/ that are not batch ids (a spare, a temp file) are no markers: the sweeps leave them alone', async (t) => {
   const layout = layoutOf(tempDir(t))
   await ensureLayout(layout)
