@@ -1,4 +1,4 @@
-import { linkSync, renameSync, utimesSync } from 'node:fs'
+import { closeSync, fstatSync, ftruncateSync, futimesSync, linkSync, openSync, renameSync } from 'node:fs'
 import path from 'node:path'
 import { overwriteSync, uniqueTag, unlinkQuiet } from './atomic.js'
 import type { Layout } from './layout.js'
@@ -28,6 +28,8 @@ import type { Layout } from './layout.js'
 
 /** Spares one process keeps per data dir; more retired files are deleted as before. */
 export const MAX_SPARES = 16
+/** What a spare keeps of its batch file: one block, which a marker (well under 4 KiB) is written over. */
+const KEEP_BYTES = 4096
 
 /** right/ folder -> the spares this process keeps there, ready to be written. */
 const pools = new Map<string, string[]>()
@@ -44,14 +46,15 @@ const poolOf = (layout: Layout): string[] => {
 }
 
 /**
- * A done batch's file: kept as a spare (renamed into right/, its bytes left in it) when this
+ * A done batch's file: kept as a spare (renamed into right/, cut to its first KEEP_BYTES) when this
  * process keeps fewer than MAX_SPARES and left/ and right/ share a file system. False when not
  * kept: the caller deletes it. A file already gone is the caller's to handle (the rename's ENOENT
  * is thrown).
- * Not emptied here: on this ext4 writing a marker into an empty file cost 56-436 us (a new block
- * to allocate), into one that kept its blocks 16-32 us with the truncate to the marker's length
- * (bench/RESULTS.md, fifteenth session). The claim writes over the bytes and truncates
- * (linkSpareSync). A spare holds at most a batch file's bytes, and MAX_SPARES of them per process.
+ * Not emptied: on this ext4 writing a marker into an empty file cost 56-436 us (a new block to
+ * allocate), into one that kept a block 16-22 us with the truncate to the marker's length
+ * (bench/RESULTS.md, fifteenth session). Not kept whole either: MAX_SPARES batch files of disk
+ * held back kept a small disk under LR_MIN_FREE_DISK while enqueue waited for room (the
+ * disk-full tests). All synchronous: a rename, an open, a truncate that frees the rest, a utimes.
  */
 export function keepAsSpare(layout: Layout, file: string): boolean {
   const pool = poolOf(layout)
@@ -63,13 +66,19 @@ export function keepAsSpare(layout: Layout, file: string): boolean {
     if ((err as NodeJS.ErrnoException).code === 'EXDEV') return false
     throw err
   }
-  // Dated now, not when the batch was written (it may have waited hours in left/): the sweep of
-  // temp files older than an hour leaves it alone while it is listed.
-  const now = new Date()
   try {
-    utimesSync(spare, now, now)
+    const fd = openSync(spare, 'r+')
+    try {
+      if (fstatSync(fd).size > KEEP_BYTES) ftruncateSync(fd, KEEP_BYTES)
+      // Dated now, not when the batch was written (it may have waited hours in left/): the sweep
+      // of temp files older than an hour leaves it alone while it is listed.
+      const now = new Date()
+      futimesSync(fd, now, now)
+    } finally {
+      closeSync(fd)
+    }
   } catch {
-    // Not dated: not a spare (retired all the same).
+    // Not cut or not dated: not a spare (retired all the same).
     unlinkQuiet(spare)
     return true
   }

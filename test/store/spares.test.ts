@@ -41,8 +41,9 @@ test('a retired batch file becomes the next claim marker: once batches retire, a
   const [spare, ...more] = dotNames(layout)
   assert.ok(spare !== undefined && more.length === 0, 'the retired file is kept as one spare in right/')
   assert.equal(statSync(path.join(layout.right, spare)).ino, ino)
-  // Its bytes stay until a claim writes over them: a new block costs more than a freed one saves.
-  assert.ok(statSync(path.join(layout.right, spare)).size > 0, 'kept whole until claimed')
+  // One block stays for the marker to be written over (a new block costs more than freeing one).
+  const kept = statSync(path.join(layout.right, spare)).size
+  assert.ok(kept > 0 && kept <= 4096, `one block kept until claimed, the rest freed: ${kept} bytes`)
   const id = newBatchId()
   const claim = await tryClaim(layout, id, 'w1')
   assert.ok(claim)
@@ -80,6 +81,21 @@ test('a spare removed meanwhile (the janitor sweeps old temp files) costs the cl
   assert.ok(claim)
   assert.deepEqual(await readMarker(layout, id), claim.marker)
   assert.deepEqual(dotNames(layout), [])
+})
+
+test('a spare keeps one block of a large batch file: spares hold back no disk worth counting', async (t) => {
+  const layout = layoutOf(tempDir(t))
+  await ensureLayout(layout)
+  const docs = Array.from({ length: 100 }, (_, i) => ({ doc_id: `d${i}`, text: 'x'.repeat(500) }))
+  const { id, file } = await writeNewBatch(layout, docs)
+  assert.ok(statSync(file).size > 50_000)
+  const claim = await tryClaim(layout, id, 'w0')
+  assert.ok(claim)
+  await claim.finish({ docs: 100, ok: 100, failed: 0 })
+  await retireBatchFile(layout, id, 0, { spare: true })
+  const [spare] = dotNames(layout)
+  assert.ok(spare !== undefined)
+  assert.equal(statSync(path.join(layout.right, spare)).size, 4096)
 })
 
 test('a batch file that waited hours before it was done becomes a spare the temp sweep leaves alone', async (t) => {
