@@ -23,9 +23,8 @@ import { ORPHAN_TMP_MS } from './housekeeping.js'
  * between that open and the rename, the write falls back to a create (atomic.ts).
  */
 export class BatchSpares {
-  private readonly free: string[] = []
-  /** When each spare of `free` was made or last refreshed (ms), in the same order. */
-  private readonly madeAt: number[] = []
+  /** Spares ready, each with when it was made or last refreshed (ms). */
+  private readonly free: { file: string; at: number }[] = []
   private filling: Promise<void> | null = null
   private refreshTimer: NodeJS.Timeout | null = null
   private readonly stopping = new AbortController()
@@ -59,9 +58,8 @@ export class BatchSpares {
   /** A spare to write the next batch file into, or undefined (then create one); starts a refill. */
   take(): string | undefined {
     const spare = this.free.pop()
-    this.madeAt.pop()
     this.fill()
-    return spare
+    return spare?.file
   }
 
   /** Stop making spares and remove the ones not used. */
@@ -69,8 +67,7 @@ export class BatchSpares {
     this.stopping.abort()
     if (this.refreshTimer) clearInterval(this.refreshTimer)
     await this.filling
-    for (const spare of this.free.splice(0)) unlinkQuiet(spare)
-    this.madeAt.length = 0
+    for (const spare of this.free.splice(0)) unlinkQuiet(spare.file)
   }
 
   /**
@@ -79,15 +76,12 @@ export class BatchSpares {
    * REFRESH_EVERY_MS; one call on libuv's pool per spare, one at a time.
    */
   async refresh(now = Date.now()): Promise<void> {
-    for (let i = 0; i < this.free.length; i++) {
+    for (const spare of this.free.filter((s) => now - s.at >= REFRESH_AFTER_MS)) {
       if (this.stopping.signal.aborted) return
-      const spare = this.free[i] as string
-      if (now - (this.madeAt[i] as number) < REFRESH_AFTER_MS) continue
       const at = new Date()
-      // A spare taken meanwhile moved the list: it is found again by name, or left alone.
-      await new Promise<void>((resolve) => utimes(spare, at, at, () => resolve()))
-      const still = this.free.indexOf(spare)
-      if (still >= 0) this.madeAt[still] = at.getTime()
+      // A spare taken meanwhile is refreshed for nothing: harmless.
+      await new Promise<void>((resolve) => utimes(spare.file, at, at, () => resolve()))
+      spare.at = at.getTime()
     }
   }
 
@@ -102,10 +96,7 @@ export class BatchSpares {
       // On libuv's pool: the main thread goes on with the source's join meanwhile.
       if (!(await createEmpty(spare))) return // a full disk, a folder gone: the writes create, as before
       if (stopped.aborted) unlinkQuiet(spare)
-      else {
-        this.free.push(spare)
-        this.madeAt.push(Date.now())
-      }
+      else this.free.push({ file: spare, at: Date.now() })
     }
   }
 }
