@@ -164,7 +164,6 @@ if (cfg.source.kind === 'file') {
       }
     }
     const last = ctx.messages[ctx.messages.length - 1]?.offset ?? '0'
-    ctx.resolve(last)
     await ctx.commit(last)
     if (seen >= src.count) all.resolve()
   })

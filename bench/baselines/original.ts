@@ -77,7 +77,6 @@ async function readSource(cfg: Config): Promise<Doc[]> {
     void consumer.run(async (ctx) => {
       for (const m of ctx.messages) docs.push(JSON.parse(String(m.value)) as Doc)
       const last = ctx.messages[ctx.messages.length - 1]?.offset ?? '0'
-      ctx.resolve(last)
       await ctx.commit(last)
       if (docs.length >= src.count) resolve()
     })

@@ -24,14 +24,17 @@ export interface MessageBatchContext {
   messages: KafkaMessage[]
   /** Keep the group session alive during long work; throws when a rebalance needs this consumer to stop. */
   heartbeat(): Promise<void>
-  /** Fetch on past this offset (handled, not yet committed). */
-  resolve(lastOffset: string): void
   /** Commit "next offset to read" = last handled offset + 1, for this partition. */
   commit(lastOffset: string): Promise<void>
   isRunning(): boolean
 }
 
 export interface GroupConsumer {
+  /**
+   * Hand each fetched batch to `onBatch`: a partition's batches one at a time and in order, the
+   * next fetch already on its way while a batch is handled (one batch a partition read ahead). A
+   * batch whose handler fails is read again from its first offset.
+   */
   run(onBatch: (ctx: MessageBatchContext) => Promise<void>): Promise<void>
   stop(): Promise<void>
 }
@@ -118,6 +121,8 @@ export function createKafkaClient(
       let stopped = false
       let restartTimer: NodeJS.Timeout | null = null
       let onBatch: ((ctx: MessageBatchContext) => Promise<void>) | null = null
+      /** By partition: the batch being handled after its eachBatch returned (kept across restarts). */
+      const handling = new Map<number, Promise<void>>()
 
       const runOnce = async (c: Consumer): Promise<void> => {
         // kafkajs restarts a crashed consumer itself only for errors it deems retriable (a SyncGroup
@@ -144,23 +149,47 @@ export function createKafkaClient(
           partitionsConsumedConcurrently: PARTITIONS_AT_ONCE,
           eachBatch: async ({ batch, heartbeat, resolveOffset, isRunning, isStale }) => {
             if (batch.isEmpty() || isStale() || !onBatch) return
-            await onBatch({
-              topic: batch.topic,
-              partition: batch.partition,
+            const { topic: t, partition } = batch
+            // A partition's batches in order: the one before first (it never rejects, see below).
+            await handling.get(partition)
+            if (isStale() || !isRunning() || stopped) return
+            const handled = onBatch({
+              topic: t,
+              partition,
               // kafkajs's own message objects: a copy of each cost an allocation per message.
               messages: batch.messages,
               heartbeat,
               isRunning: () => isRunning() && !isStale() && !stopped,
-              resolve: (lastOffset) => resolveOffset(lastOffset),
-              // Called after eachBatch has returned (the prefetcher acknowledges once a shared sync
+              // Called after the batch was handed over (the prefetcher acknowledges once a shared sync
               // pass is done), in order for a partition; merged with the commits asked for meanwhile.
               commit: (lastOffset) =>
-                commits.commit({
-                  topic: batch.topic,
-                  partition: batch.partition,
-                  offset: (BigInt(lastOffset) + 1n).toString(),
-                }),
+                commits.commit({ topic: t, partition, offset: (BigInt(lastOffset) + 1n).toString() }),
             })
+            // kafkajs fetches again only once every eachBatch of a fetch has returned. Returning now,
+            // with the fetch position past this batch, lets the broker answer the next fetch while
+            // this one is decoded and written (a second batch of this partition waits above). Nothing
+            // is committed before it is handled, and a failure reads the batch again:
+            resolveOffset(batch.lastOffset())
+            const first = (batch.messages[0] as KafkaMessage).offset
+            const tracked: Promise<void> = handled
+              .catch((err: unknown) => {
+                if (stopped) return
+                log.error(
+                  { err, topic: t, partition, offset: first },
+                  'handling a Kafka batch failed; reading its partition again from its first offset',
+                )
+                try {
+                  // Marks a batch fetched after it stale, and the next fetch starts here.
+                  c.seek({ topic: t, partition, offset: first })
+                } catch (e) {
+                  // Not running any more: the next member (or this one, restarted) reads from the commit.
+                  log.warn({ err: e, topic: t, partition }, 'cannot seek back after a failed batch')
+                }
+              })
+              .finally(() => {
+                if (handling.get(partition) === tracked) handling.delete(partition)
+              })
+            handling.set(partition, tracked)
           },
         })
       }
@@ -172,6 +201,7 @@ export function createKafkaClient(
         stop: async () => {
           stopped = true
           if (restartTimer) clearTimeout(restartTimer)
+          await Promise.all(handling.values())
           await consumer.disconnect()
         },
       }

@@ -53,10 +53,6 @@ export class KafkaSource implements Source {
       return onDelivery({
         entries: ctx.messages.map((m: KafkaMessage) => new KafkaEntry(m, ctx.topic, ctx.partition)),
         label: (first, last) => `kafka:${ctx.topic}/${ctx.partition}@${offsetOf(first)}-${offsetOf(last)}`,
-        written: (entries) => {
-          const last = entries[entries.length - 1]
-          if (last) ctx.resolve(offsetOf(last))
-        },
         ack: async (entries) => {
           const last = entries[entries.length - 1]
           if (last) await ctx.commit(offsetOf(last))

@@ -123,7 +123,6 @@ export class Prefetcher implements Service {
       const chunks = group
       group = []
       const entries = chunks.flatMap((c) => c.entries)
-      d.written?.(entries)
       void this.acks.add({
         files: chunks.flatMap((c) => (c.file ? [c.file.open] : [])),
         bytes: chunks.reduce((sum, c) => sum + (c.file?.data.length ?? 0), 0),

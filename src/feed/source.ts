@@ -8,7 +8,8 @@
  *   `LR_BATCH_SIZE` and acknowledges exactly the entries of those files once they are durable
  *   (or the entry is in dead/), a group of files at a time, possibly after the delivery ended. Unacknowledged entries come again after a crash: at least once.
  * - pause: while the prefetcher waits for room (left/ full, disk low) it does not return from
- *   the delivery handler, so the source reads nothing more (Kafka keeps its session alive
+ *   the delivery handler, so the source reads nothing more (Kafka holds at most one more fetched
+ *   batch a partition, and keeps its session alive
  *   with `heartbeat`; Redis does not read; RabbitMQ stops at its prefetch count).
  */
 export type SourceKind = 'kafka' | 'redis' | 'amqp'
@@ -24,11 +25,6 @@ export interface Delivery {
   entries: SourceEntry[]
   /** Names a run of entries of this delivery for the batch file's `source` field and logs. */
   label(first: SourceEntry, last: SourceEntry): string
-  /**
-   * These entries are written (not yet durable): the source may deliver what follows them. Kafka
-   * moves its fetch position past them; the commit still waits for `ack`.
-   */
-  written?(entries: SourceEntry[]): void
   /**
    * Acknowledge exactly these entries: they are durably in left/ or dead/. Calls may overlap (a
    * sync pass's are made at once, in hand-over order): an earlier call must not undo a later one
@@ -52,7 +48,10 @@ export interface Source {
   readonly kind: SourceKind
   /** What it reads, for logs and status: `kafka:docs`, `redis:docs`, `amqp:docs`. */
   readonly name: string
-  /** Connect and start delivering to `onDelivery`, one delivery at a time. */
+  /**
+   * Connect and start delivering to `onDelivery`: one delivery at a time (Kafka: one at a time a
+   * partition, in order, while the next is fetched).
+   */
   start(onDelivery: (d: Delivery) => Promise<void>): Promise<void>
   /** Stop reading; entries delivered but not acknowledged go back to the source. Idempotent. */
   stop(): Promise<void>

@@ -53,7 +53,6 @@ async function consumeAll(
     void consumer.run(async (ctx) => {
       for (const m of ctx.messages) ids.push((JSON.parse(String(m.value)) as { doc_id: string }).doc_id)
       const last = ctx.messages[ctx.messages.length - 1]?.offset as string
-      ctx.resolve(last)
       await ctx.commit(last)
       if (BigInt(ids.length) >= total) resolve()
     })
