@@ -1,20 +1,22 @@
 import { hostname } from 'node:os'
 import type { Settings } from '../core/config.js'
-import type { Doc, Service } from '../core/contracts.js'
+import type { Service } from '../core/contracts.js'
 import { isNoSpace } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
 import { Outages } from '../core/outages.js'
 import { retry } from '../core/retry.js'
 import { sleep } from '../core/sleep.js'
 import { type OpenFile, writeFileAtomic } from '../store/atomic.js'
+import { packDoc } from '../store/batch-file.js'
 import { BatchSpares } from '../store/batch-spares.js'
-import { rewriteBatchFile, writeNewBatchOpen } from '../store/batches.js'
+import { packNewBatch, rewriteBatchFile, writeNewBatchOpen } from '../store/batches.js'
 import { floorState } from '../store/disk.js'
 import { type Layout, stateFiles } from '../store/layout.js'
 import { scanSpool } from '../store/scan.js'
 import { rawInput, writeDead } from '../store/set-aside.js'
 import { AckAfterSync } from './ack-after-sync.js'
 import { decodeMessage } from './decode-message.js'
+import { JsonToMsgpack } from './json-msgpack.js'
 import type { Delivery, Source, SourceEntry } from './source.js'
 
 export type PauseReason = 'backlog' | 'disk' | null
@@ -69,6 +71,8 @@ export class Prefetcher implements Service {
   /** Empty files for the next batch files, made while idle (store/batch-spares.ts). */
   private readonly spares: BatchSpares
   private lastWriteAt = 0
+  /** Packs a chunk's documents (shared: a chunk is packed without a pause, see writeChunk). */
+  private readonly packer = new JsonToMsgpack()
 
   constructor(
     private readonly settings: Settings,
@@ -215,14 +219,26 @@ export class Prefetcher implements Service {
    * stopped before it was written.
    */
   private async writeChunk(d: Delivery, chunk: SourceEntry[]): Promise<WrittenChunk | null> {
-    const docs: Doc[] = []
+    const max = this.settings.maxTextBytes
     const dead: { e: SourceEntry; reason: string }[] = []
+    // Each message straight to its msgpack bytes when it surely is a document; the long way else.
+    const packer = this.packer
+    packer.reset()
+    let docs = 0
     for (const e of chunk) {
-      const decoded = decodeMessage(e.value, this.settings.maxTextBytes)
-      if ('doc' in decoded) docs.push(decoded.doc)
-      else dead.push({ e, reason: decoded.reason })
+      if (e.value !== null && packer.doc(e.value, max)) {
+        docs++
+        continue
+      }
+      const decoded = decodeMessage(e.value, max)
+      if ('doc' in decoded) {
+        packer.append(packDoc(decoded.doc))
+        docs++
+      } else dead.push({ e, reason: decoded.reason })
     }
     const source = d.label(chunk[0] as SourceEntry, chunk[chunk.length - 1] as SourceEntry)
+    // Framed now, before any wait: the packer is the next chunk's once this one waits.
+    const batch = docs > 0 ? packNewBatch(packer.bytes(), docs, source) : null
     const written: WrittenChunk = { entries: chunk, file: null }
     const stopped = (): boolean => !d.isRunning() || this.stopController.signal.aborted
     try {
@@ -242,12 +258,12 @@ export class Prefetcher implements Service {
             this.stats.dead++
             this.log.warn({ ...e.position, reason }, 'message set aside in dead/')
           }
-          if (docs.length > 0 && written.file === null) {
+          if (batch !== null && written.file === null) {
             this.lastWriteAt = performance.now()
-            const { file, data } = writeNewBatchOpen(this.layout, docs, source, this.spares.take())
-            written.file = { open: file, data }
+            const file = writeNewBatchOpen(this.layout, batch, this.spares.take())
+            written.file = { open: file, data: batch.data }
             this.stats.batches++
-            this.stats.bytes += data.length
+            this.stats.bytes += batch.data.length
           }
         },
         {

@@ -42,17 +42,47 @@ function sha256(data: Uint8Array): string {
 
 export function encodeBatch(id: string, docs: Doc[], source?: string): Buffer {
   const payload = packr.pack(docs)
+  return frame(id, [payload], payload.length, docs.length, source)
+}
+
+/** One document as it stands in a payload (see encodeBatchPacked). */
+export function packDoc(doc: Doc): Buffer {
+  return packr.pack(doc)
+}
+
+/**
+ * A batch file from its documents already packed one after another (packDoc, or the
+ * prefetcher's JSON transcoder): the payload is the array header, then these bytes.
+ */
+export function encodeBatchPacked(id: string, packedDocs: Uint8Array, docs: number, source?: string): Buffer {
+  const head = arrayHeader(docs)
+  return frame(id, [head, packedDocs], head.length + packedDocs.length, docs, source)
+}
+
+function arrayHeader(n: number): Buffer {
+  if (n < 16) return Buffer.of(0x90 | n)
+  if (n < 0x10000) return Buffer.of(0xdc, n >> 8, n & 0xff)
+  const b = Buffer.alloc(5)
+  b[0] = 0xdd
+  b.writeUInt32BE(n, 1)
+  return b
+}
+
+/** The header, then the payload's parts: one buffer. */
+function frame(id: string, payload: Uint8Array[], bytes: number, docs: number, source?: string): Buffer {
+  const hash = createHash('sha256')
+  for (const part of payload) hash.update(part)
   const header: BatchHeader = {
     format: BATCH_FORMAT,
     v: BATCH_VERSION,
     id,
-    docs: docs.length,
-    bytes: payload.length,
-    sha256: sha256(payload),
+    docs,
+    bytes,
+    sha256: hash.digest('hex'),
     createdAt: new Date().toISOString(),
     ...(source ? { source } : {}),
   }
-  return Buffer.concat([packr.pack(header), payload])
+  return Buffer.concat([packr.pack(header), ...payload])
 }
 
 export async function writeBatchFile(

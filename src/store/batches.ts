@@ -3,7 +3,7 @@ import path from 'node:path'
 import type { Doc } from '../core/contracts.js'
 import { isNotFound } from '../core/errors.js'
 import { fsyncDir, type OpenFile, writeFileAtomicOpen } from './atomic.js'
-import { encodeBatch, writeBatchFile } from './batch-file.js'
+import { encodeBatchPacked, writeBatchFile } from './batch-file.js'
 import { archiveFile, type Layout, leftFile, newBatchId } from './layout.js'
 import { deleteMilestone } from './milestone.js'
 import { keepAsSpare } from './spares.js'
@@ -24,6 +24,16 @@ export async function writeNewBatch(
   return { id, file, data }
 }
 
+/** A new batch: its id and its file's bytes, from its documents packed one after another (encodeBatchPacked). */
+export function packNewBatch(
+  packedDocs: Uint8Array,
+  docs: number,
+  source?: string,
+): { id: string; data: Buffer } {
+  const id = newBatchId()
+  return { id, data: encodeBatchPacked(id, packedDocs, docs, source) }
+}
+
 /**
  * A new batch file in left/, in place but not synced and still open: the prefetcher makes groups
  * of them durable at once (syncOpenFiles) before acknowledging their entries, then closes them.
@@ -31,13 +41,10 @@ export async function writeNewBatch(
  */
 export function writeNewBatchOpen(
   layout: Layout,
-  docs: Doc[],
-  source?: string,
+  batch: { id: string; data: Buffer },
   spare?: string,
-): { id: string; file: OpenFile; data: Buffer } {
-  const id = newBatchId()
-  const data = encodeBatch(id, docs, source)
-  return { id, file: writeFileAtomicOpen(leftFile(layout, id), data, spare), data }
+): OpenFile {
+  return writeFileAtomicOpen(leftFile(layout, batch.id), batch.data, spare)
 }
 
 /**

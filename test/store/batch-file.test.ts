@@ -3,7 +3,14 @@ import { existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from
 import path from 'node:path'
 import { test } from 'node:test'
 import { isLrError } from '../../src/core/errors.js'
-import { decodeBatch, encodeBatch, readBatchHeader, writeBatchFile } from '../../src/store/batch-file.js'
+import {
+  decodeBatch,
+  encodeBatch,
+  encodeBatchPacked,
+  packDoc,
+  readBatchHeader,
+  writeBatchFile,
+} from '../../src/store/batch-file.js'
 import { rewriteBatchFile, writeNewBatch } from '../../src/store/batches.js'
 import { ensureLayout, layoutOf, leftFile, newBatchId } from '../../src/store/layout.js'
 import { makeDocs, tempDir } from '../helpers.js'
@@ -28,6 +35,18 @@ test('a batch file round-trips documents, extra fields and the header', async (t
   assert.equal(batch.header.source, 'test')
   const header = await readBatchHeader(leftFile(layout, id), id)
   assert.equal(header?.docs, 4)
+})
+
+test('a batch of documents packed one by one decodes as one packed whole does, at every array header size', () => {
+  for (const n of [1, 15, 16, 65_535, 65_536]) {
+    const docs = makeDocs(n)
+    const id = newBatchId()
+    const packed = Buffer.concat(docs.map((d) => packDoc(d)))
+    const batch = decodeBatch(encodeBatchPacked(id, packed, n, 'test'), id)
+    assert.deepEqual(batch.docs, docs)
+    assert.equal(batch.header.docs, n)
+    assert.deepEqual(batch.docs, decodeBatch(encodeBatch(id, docs, 'test'), id).docs)
+  }
 })
 
 test('truncated, bit-flipped, empty and foreign files are detected with a reason', () => {
