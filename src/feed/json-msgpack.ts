@@ -197,22 +197,19 @@ export class JsonToMsgpack {
   private string(): number {
     const s = this.src
     const from = this.i + 1
+    const end = s.length
     let j = from
-    for (;;) {
-      const b = s[j]
-      if (b === undefined || b < 0x20) return -1
-      if (b === 0x22 || b === 0x5c) break
-      j++
-    }
-    if (s[j] === 0x22) {
-      const n = j - from
-      this.header(n)
-      s.copy(this.buf, this.pos, from, j)
-      this.pos += n
-      this.i = j + 1
-      return n
-    }
-    return this.escaped(from)
+    while (j < end && STOP[s[j] as number] === 0) j++
+    if (s[j] !== 0x22) return s[j] === 0x5c ? this.escaped(from) : -1
+    const n = j - from
+    this.header(n)
+    const b = this.buf
+    let o = this.pos
+    if (n < 48) for (let k = from; k < j; k++) b[o++] = s[k] as number
+    else b.set(s.subarray(from, j), o)
+    this.pos += n
+    this.i = j + 1
+    return n
   }
 
   /** A string with escapes: decoded into place after the widest header, then moved to fit. */
@@ -355,6 +352,11 @@ export class JsonToMsgpack {
 }
 
 const MAX_DEPTH = 32
+/** Bytes that end a run of a string's bytes copied as they are: a quote, a backslash, a control byte. */
+const STOP = new Uint8Array(256)
+for (let b = 0; b < 0x20; b++) STOP[b] = 1
+STOP[0x22] = 1
+STOP[0x5c] = 1
 const EMPTY = Buffer.alloc(0)
 const TRUE = Buffer.from('true')
 const FALSE = Buffer.from('false')
