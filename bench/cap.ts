@@ -101,7 +101,7 @@ export async function capScenario(): Promise<void> {
       Object.entries(out).map(([name, r]) => [
         name,
         `${median(r.refused).toFixed(1)}%`,
-        `${median(r.busy).toFixed(0)}%`,
+        `${median(r.busy).toFixed(1)}%`,
         `${Math.min(...r.stored)} of ${docs}`,
         median(r.seconds).toFixed(2),
       ]),
