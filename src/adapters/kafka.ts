@@ -12,6 +12,14 @@ import { MergedCommits } from './kafka-commits.js'
  */
 const PARTITIONS_AT_ONCE = 4
 
+/** kafkajs error types that mean the group is rebalancing (its own isRebalancing, and a member the group dropped). */
+const REBALANCING = new Set([
+  'REBALANCE_IN_PROGRESS',
+  'NOT_COORDINATOR_FOR_GROUP',
+  'ILLEGAL_GENERATION',
+  'UNKNOWN_MEMBER_ID',
+])
+
 /** One message of a fetched batch (its partition is the batch's). */
 export interface KafkaMessage {
   offset: string
@@ -174,9 +182,13 @@ export function createKafkaClient(
             const tracked: Promise<void> = handled
               .catch((err: unknown) => {
                 if (stopped) return
-                log.error(
+                // A heartbeat during a long wait learns of a rebalance this way: routine, not an error.
+                const routine = REBALANCING.has((err as { type?: string }).type ?? '')
+                log[routine ? 'info' : 'error'](
                   { err, topic: t, partition, offset: first },
-                  'handling a Kafka batch failed; reading its partition again from its first offset',
+                  routine
+                    ? 'the group is rebalancing; a batch being handled is left and read again'
+                    : 'handling a Kafka batch failed; reading its partition again from its first offset',
                 )
                 try {
                   // Marks a batch fetched after it stale, and the next fetch starts here.
