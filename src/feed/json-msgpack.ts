@@ -10,8 +10,9 @@ import { isUtf8 } from 'node:buffer'
  * a `text` of at most `maxTextBytes`, no key twice in an object, valid UTF-8, no lone surrogate,
  * nesting under 32 levels. Anything else (invalid JSON, a document to set aside, a rarer form)
  * is left to decodeMessage, which says why: the caller falls back on `false`. The bytes decode
- * to what JSON.parse gives, and encode as msgpackr would (minimal headers, integers as
- * msgpackr writes them, other numbers as float64).
+ * to what the long way stores: numbers as msgpackr writes them (integers of up to 32 bits as
+ * integers, others as float64), every header as small as it can be (msgpackr gives each map a
+ * three-byte one).
  */
 export class JsonToMsgpack {
   private buf = Buffer.allocUnsafe(64 * 1024)
@@ -261,19 +262,25 @@ export class JsonToMsgpack {
     return n
   }
 
+  /** A string's header (room for its bytes too). */
   private header(n: number): void {
     this.room(5 + n)
+    if (n < 0x20) this.buf[this.pos++] = 0xa0 | n
+    else this.sized(n, 0xd9, 0xda, 0xdb)
+  }
+
+  /** An unsigned number after the code for its size: one, two or four bytes. */
+  private sized(n: number, c8: number, c16: number, c32: number): void {
     const b = this.buf
-    if (n < 0x20) b[this.pos++] = 0xa0 | n
-    else if (n < 0x100) {
-      b[this.pos++] = 0xd9
+    if (n < 0x100) {
+      b[this.pos++] = c8
       b[this.pos++] = n
     } else if (n < 0x10000) {
-      b[this.pos++] = 0xda
+      b[this.pos++] = c16
       b.writeUInt16BE(n, this.pos)
       this.pos += 2
     } else {
-      b[this.pos++] = 0xdb
+      b[this.pos++] = c32
       b.writeUInt32BE(n, this.pos)
       this.pos += 4
     }
@@ -317,18 +324,7 @@ export class JsonToMsgpack {
     const b = this.buf
     if (v >>> 0 === v) {
       if (v < 0x80) b[this.pos++] = v
-      else if (v < 0x100) {
-        b[this.pos++] = 0xcc
-        b[this.pos++] = v
-      } else if (v < 0x10000) {
-        b[this.pos++] = 0xcd
-        b.writeUInt16BE(v, this.pos)
-        this.pos += 2
-      } else {
-        b[this.pos++] = 0xce
-        b.writeUInt32BE(v, this.pos)
-        this.pos += 4
-      }
+      else this.sized(v, 0xcc, 0xcd, 0xce)
     } else if (v >> 0 === v) {
       if (v >= -0x20) b[this.pos++] = 0x100 + v
       else if (v >= -0x80) {
