@@ -17,6 +17,7 @@
  *   ab        this tree vs a baseline revision (--base REV): pool and sink jobs alternated
  *   start-sink  start --once alone, sink-bound into MariaDB, 200k docs: this tree vs --base REV (--dir DIR: data dirs there; --docs N, --rounds N)
  *   first-claim  start on pending batches: seconds to the first claim, this tree vs --base REV
+ *   enqueue   `enqueue` of 200k documents (--docs N) into a fresh data dir: this tree vs --base REV
  *   cap       LR_GPU_CONCURRENCY = 4x capacity, 2,000 docs (--docs N): refused calls, baseline (--base REV) vs this tree, fresh and remembered
  *   sources   Redis Streams and RabbitMQ -> left/ vs a bare client; the ClickHouse sink vs the MySQL sink
  *   versus-sink 200k documents (--docs N), no recognition, into MariaDB: leftright vs BullMQ vs the original vs LOAD DATA (--dir DIR: input and data dirs there)
@@ -24,6 +25,7 @@
 import { abScenario } from './ab.js'
 import { capScenario } from './cap.js'
 import { dispatchScenario } from './dispatch.js'
+import { enqueueScenario } from './enqueue.js'
 import { faultsScenario } from './faults.js'
 import { firstClaimScenario } from './first-claim.js'
 import { gpuScenario } from './gpu.js'
@@ -40,6 +42,7 @@ const scenarios: Record<string, () => Promise<void>> = {
   ab: abScenario,
   cap: capScenario,
   'first-claim': firstClaimScenario,
+  enqueue: enqueueScenario,
   'start-sink': startSinkScenario,
   faults: faultsScenario,
   pool: poolScenario,

@@ -1,5 +1,4 @@
 import type { DiskFloor } from '../core/config.js'
-import type { Doc } from '../core/contracts.js'
 import { isNoSpace } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
 import { Outages } from '../core/outages.js'
@@ -34,12 +33,11 @@ export class DiskRoom {
     this.outages = new Outages(log)
   }
 
-  /** Before the batch file of `docs` is written: wait while free disk is under the floor. */
-  async waitForFloor(docs: readonly Doc[]): Promise<void> {
+  /** Before a batch file of about `bytes` is written: wait while free disk is under the floor. */
+  async waitForFloor(bytes: number): Promise<void> {
     const floor = this.floor
     if (!floor) return
-    // A batch file is about the size of its texts: at most 3 UTF-8 bytes per UTF-16 unit.
-    this.spent += 3 * docs.reduce((n, d) => n + d.text.length, 0)
+    this.spent += bytes
     // statfs every DISK_CHECK_MS, and more often as the last check's headroom is used up.
     if (Date.now() - this.checkedAt < DISK_CHECK_MS && this.spent < this.headroom / 2) return
     if (!(await this.low(floor, false))) return

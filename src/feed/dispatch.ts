@@ -166,7 +166,8 @@ export function leftTarget(layout: Layout, batchSize: number, room: DiskRoom): D
     async send(docs) {
       for (let i = 0; i < docs.length; i += batchSize) {
         const chunk = docs.slice(i, i + batchSize)
-        await room.waitForFloor(chunk)
+        // A batch file is about the size of its texts: at most 3 UTF-8 bytes per UTF-16 unit.
+        await room.waitForFloor(3 * chunk.reduce((n, d) => n + d.text.length, 0))
         await room.write(() => writeNewBatch(layout, chunk, 'dispatch'))
       }
     },

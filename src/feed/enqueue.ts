@@ -6,12 +6,13 @@ import type { DiskFloor } from '../core/config.js'
 import type { Doc } from '../core/contracts.js'
 import type { Logger } from '../core/log.js'
 import { syncFileSystem } from '../store/atomic.js'
-import { acceptDoc } from '../store/batch-file.js'
-import { writeNewBatch } from '../store/batches.js'
+import { acceptDoc, packDoc } from '../store/batch-file.js'
+import { packNewBatch, writePackedBatch } from '../store/batches.js'
 import { ensureLayout, type Layout } from '../store/layout.js'
 import { rawInput, writeDead } from '../store/set-aside.js'
 import { registerWriter, type WriterHandle, type WriterProgress } from '../store/writers.js'
 import { DiskRoom } from './disk-room.js'
+import { JsonToMsgpack } from './json-msgpack.js'
 import { lineBlocks } from './line-blocks.js'
 
 export interface EnqueueOptions {
@@ -80,7 +81,9 @@ async function enqueueInto(
 ): Promise<EnqueueResult> {
   const { layout, log } = opts
   const result: EnqueueResult = { files: 0, lines: 0, docs: 0, batches: 0, dead: 0, bytes: 0 }
-  let pending: Doc[] = []
+  // The next batch's documents, packed as they are read (most lines without a string or an object).
+  const packer = new JsonToMsgpack()
+  let pending = 0
   const written: string[] = []
   let totalBytes = 0
   for (const file of files) if (file !== '-') totalBytes += (await stat(file).catch(() => ({ size: 0 }))).size
@@ -96,18 +99,20 @@ async function enqueueInto(
   let failed: { err: unknown } | null = null
   const flush = async (source: string): Promise<void> => {
     if (failed) throw failed.err
-    if (pending.length === 0) return
+    if (pending === 0) return
     const docs = pending
-    pending = []
-    await room.waitForFloor(docs)
+    const batch = packNewBatch(packer.bytes(), docs, source)
+    pending = 0
+    packer.reset()
+    await room.waitForFloor(batch.data.length)
     // Not synced one by one: the input is still there if the machine dies first; one sync at the end.
     const write = room
-      .write(() => writeNewBatch(layout, docs, source, { durable: false }))
-      .then((batch) => {
+      .write(() => writePackedBatch(layout, batch, { durable: false }))
+      .then((file) => {
         result.batches++
-        result.docs += docs.length
+        result.docs += docs
         result.bytes += batch.data.length
-        written.push(batch.file)
+        written.push(file)
         opts.onBatch?.(batch.id)
         const progress = {
           bytesRead: doneBytes + (current?.bytesRead ?? 0),
@@ -142,8 +147,16 @@ async function enqueueInto(
     let lineNo = 0
     const readLines = async (): Promise<void> => {
       for await (const block of lineBlocks(input))
-        for (const line of block) {
+        for (const bytes of block) {
           lineNo++
+          if (packer.doc(bytes, opts.maxTextBytes)) {
+            result.lines++
+            if (++pending >= opts.batchSize) await flush(source)
+            if (opts.signal?.aborted) return
+            continue
+          }
+          // Not surely a document: the long way, which says why when it is not one.
+          const line = bytes.toString('utf8')
           if (line.trim() === '') continue
           result.lines++
           const parsed = parseDocLine(line, opts.maxTextBytes)
@@ -158,8 +171,8 @@ async function enqueueInto(
             log.warn({ file, line: lineNo, reason: parsed.reason }, 'input line set aside in dead/')
             continue
           }
-          pending.push(parsed.doc)
-          if (pending.length >= opts.batchSize) await flush(source)
+          packer.append(packDoc(parsed.doc))
+          if (++pending >= opts.batchSize) await flush(source)
           if (opts.signal?.aborted) return
         }
     }

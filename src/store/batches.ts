@@ -2,7 +2,7 @@ import { type FileHandle, open, rename, unlink, utimes } from 'node:fs/promises'
 import path from 'node:path'
 import type { Doc } from '../core/contracts.js'
 import { isNotFound } from '../core/errors.js'
-import { fsyncDir, type OpenFile, writeFileAtomicOpen } from './atomic.js'
+import { fsyncDir, type OpenFile, writeFileAtomic, writeFileAtomicOpen } from './atomic.js'
 import { encodeBatchPacked, writeBatchFile } from './batch-file.js'
 import { archiveFile, type Layout, leftFile, newBatchId } from './layout.js'
 import { deleteMilestone } from './milestone.js'
@@ -22,6 +22,17 @@ export async function writeNewBatch(
   const file = leftFile(layout, id)
   const data = await writeBatchFile(file, id, docs, source, opts)
   return { id, file, data }
+}
+
+/** Write a packed batch (packNewBatch) as its file in left/, atomically (synced unless `durable: false`). */
+export async function writePackedBatch(
+  layout: Layout,
+  batch: { id: string; data: Buffer },
+  opts: { durable?: boolean } = {},
+): Promise<string> {
+  const file = leftFile(layout, batch.id)
+  await writeFileAtomic(file, batch.data, opts)
+  return file
 }
 
 /** A new batch: its id and its file's bytes, from its documents packed one after another (encodeBatchPacked). */

@@ -22,7 +22,8 @@ async function viaReadline(chunks: Buffer[]): Promise<string[]> {
 
 async function viaBlocks(chunks: Buffer[]): Promise<string[]> {
   const lines: string[] = []
-  for await (const block of lineBlocks(Readable.from(chunks))) lines.push(...block)
+  for await (const block of lineBlocks(Readable.from(chunks)))
+    lines.push(...block.map((l) => l.toString('utf8')))
   return lines
 }
 
