@@ -3,7 +3,7 @@ import { exactCollation } from '../adapters/mysql.js'
 import type { Settings } from '../core/config.js'
 import type { Doc } from '../core/contracts.js'
 import type { Logger } from '../core/log.js'
-import { writeNewBatch } from '../store/batches.js'
+import { newBatch, writePackedBatch } from '../store/batches.js'
 import { dispatchCheckpointFile, type Layout } from '../store/layout.js'
 import { writeDead } from '../store/set-aside.js'
 import type { DiskRoom } from './disk-room.js'
@@ -165,10 +165,9 @@ export function leftTarget(layout: Layout, batchSize: number, room: DiskRoom): D
     name: 'left',
     async send(docs) {
       for (let i = 0; i < docs.length; i += batchSize) {
-        const chunk = docs.slice(i, i + batchSize)
-        // A batch file is about the size of its texts: at most 3 UTF-8 bytes per UTF-16 unit.
-        await room.waitForFloor(3 * chunk.reduce((n, d) => n + d.text.length, 0))
-        await room.write(() => writeNewBatch(layout, chunk, 'dispatch'))
+        const batch = newBatch(docs.slice(i, i + batchSize), 'dispatch')
+        await room.waitForFloor(batch.data.length)
+        await room.write(() => writePackedBatch(layout, batch))
       }
     },
   }

@@ -3,10 +3,28 @@ import path from 'node:path'
 import type { Doc } from '../core/contracts.js'
 import { isNotFound } from '../core/errors.js'
 import { fsyncDir, type OpenFile, writeFileAtomic, writeFileAtomicOpen } from './atomic.js'
-import { encodeBatchPacked, writeBatchFile } from './batch-file.js'
+import { encodeBatch, encodeBatchPacked } from './batch-file.js'
 import { archiveFile, type Layout, leftFile, newBatchId } from './layout.js'
 import { deleteMilestone } from './milestone.js'
 import { keepAsSpare } from './spares.js'
+
+/** A new batch before it is written: its id and its file's bytes. */
+export interface PackedBatch {
+  id: string
+  data: Buffer
+}
+
+/** A new batch of `docs` (packed whole). */
+export function newBatch(docs: Doc[], source?: string): PackedBatch {
+  const id = newBatchId()
+  return { id, data: encodeBatch(id, docs, source) }
+}
+
+/** A new batch from its documents packed one after another (encodeBatchPacked). */
+export function packNewBatch(packedDocs: Uint8Array, docs: number, source?: string): PackedBatch {
+  const id = newBatchId()
+  return { id, data: encodeBatchPacked(id, packedDocs, docs, source) }
+}
 
 /**
  * The life of a batch file in left/: written once (by enqueue, dispatch and `retry-dead` here,
@@ -18,16 +36,14 @@ export async function writeNewBatch(
   source?: string,
   opts: { durable?: boolean } = {},
 ): Promise<{ id: string; file: string; data: Buffer }> {
-  const id = newBatchId()
-  const file = leftFile(layout, id)
-  const data = await writeBatchFile(file, id, docs, source, opts)
-  return { id, file, data }
+  const batch = newBatch(docs, source)
+  return { ...batch, file: await writePackedBatch(layout, batch, opts) }
 }
 
-/** Write a packed batch (packNewBatch) as its file in left/, atomically (synced unless `durable: false`). */
+/** Write a new batch as its file in left/, atomically (synced unless `durable: false`). */
 export async function writePackedBatch(
   layout: Layout,
-  batch: { id: string; data: Buffer },
+  batch: PackedBatch,
   opts: { durable?: boolean } = {},
 ): Promise<string> {
   const file = leftFile(layout, batch.id)
@@ -35,26 +51,12 @@ export async function writePackedBatch(
   return file
 }
 
-/** A new batch: its id and its file's bytes, from its documents packed one after another (encodeBatchPacked). */
-export function packNewBatch(
-  packedDocs: Uint8Array,
-  docs: number,
-  source?: string,
-): { id: string; data: Buffer } {
-  const id = newBatchId()
-  return { id, data: encodeBatchPacked(id, packedDocs, docs, source) }
-}
-
 /**
  * A new batch file in left/, in place but not synced and still open: the prefetcher makes groups
  * of them durable at once (syncOpenFiles) before acknowledging their entries, then closes them.
  * `spare`: an empty file in left/ to write it into (batch-spares.ts).
  */
-export function writeNewBatchOpen(
-  layout: Layout,
-  batch: { id: string; data: Buffer },
-  spare?: string,
-): OpenFile {
+export function writeNewBatchOpen(layout: Layout, batch: PackedBatch, spare?: string): OpenFile {
   return writeFileAtomicOpen(leftFile(layout, batch.id), batch.data, spare)
 }
 
