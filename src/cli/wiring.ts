@@ -17,12 +17,14 @@ import { ClaimQueue } from '../work/claim-queue.js'
 import { WorkerPool } from '../work/pool.js'
 
 /**
- * Before the entity service's first answer, slow start adds a call this often. Its refusals over
- * capacity (resets, 503s) come back within a few ms; a call takes tens of ms or more, and
- * waiting for answers kept all but one or two slots idle for two or three calls' time
- * (bench/RESULTS.md, thirteenth session).
+ * Slow start's step: before the entity service's first answer it adds a call this often, and
+ * after it no faster. Its refusals over capacity (resets, 503s) come back within a few ms; a call
+ * takes tens of ms or more, and waiting for answers kept all but one or two slots idle for two or
+ * three calls' time (bench/RESULTS.md, thirteenth session), where raising at every answer sent
+ * one more call to be refused per answer that came in while a refusal was on its way
+ * (seventeenth session).
  */
-const FIRST_PROBE_EVERY_MS = 10
+const SLOW_START_STEP_MS = 10
 
 /** The sink, its calls held until `ready` (which rejects with the sink's loading or preparation error). */
 function sinkAfter(ready: Promise<Sink>): Pick<Sink, 'write' | 'recordFailures'> {
@@ -81,14 +83,15 @@ export async function startWorkers(opts: {
   await ensureLayout(layout)
   // Start where an earlier run found the service's capacity, else start slow and grow until the
   // first refusal: a cap far above the capacity then costs one refused call, not a burst. Until
-  // the service first answers, the limit grows by one every FIRST_PROBE_EVERY_MS it is in use.
+  // the service first answers, the limit grows by one every SLOW_START_STEP_MS it is in use
+  // (and no faster after it, so a refused raise comes back before the next).
   const service = settings.recognizer === 'http' ? settings.nerUrl : null
   const learned = await rememberedLimit(layout, service, settings.gpuRememberMs)
   const capOptions: GpuCapOptions =
     learned !== null
       ? { max: settings.gpuConcurrency, start: learned }
       : service
-        ? { max: settings.gpuConcurrency, start: 1, slowStart: true, firstProbeEveryMs: FIRST_PROBE_EVERY_MS }
+        ? { max: settings.gpuConcurrency, start: 1, slowStart: true, slowStartStepMs: SLOW_START_STEP_MS }
         : { max: settings.gpuConcurrency, start: settings.gpuConcurrency, slowStart: true }
   // The service's calls and their cap run in a thread of their own (it starts with the first call).
   const gpuThread = service

@@ -14,12 +14,14 @@ export interface GpuCapOptions {
   /** Grow fast from `start` until the first overload. Default false. */
   slowStart?: boolean
   /**
-   * In slow start, before the service has answered any call: raise the limit by one this often
-   * while it is in use, instead of waiting a whole call for the first answer. A service that
-   * refuses over its capacity at once (a reset, a 503) is full within a few periods, where
-   * waiting for answers takes two or three calls' time. Default 0: wait for answers.
+   * Slow start's step: the limit rises by one at most this often, so the refusal of one raise
+   * (a reset or a 503, seen a few ms after the call) comes back before the next raise; raising at
+   * every answer, each answer that came in meanwhile sent one more call to be refused. And before
+   * the service has answered any call, the limit rises by one this often while it is in use,
+   * instead of waiting a whole call for the first answer: a service that refuses over its capacity
+   * at once is full within a few steps. Default 0: a raise at every answer, none before the first.
    */
-  firstProbeEveryMs?: number
+  slowStartStepMs?: number
   /** Fewest calls in flight the limit comes down to. Default 1. */
   min?: number
   /** An overload multiplies the limit by this (and caps it below the calls in flight). Default 0.9. */
@@ -77,7 +79,9 @@ export interface GpuCapSnapshot {
  * With `slowStart`, the limit starts low (or where an earlier run found the service's
  * capacity) and grows by one per call that finds it full until the first overload, so a
  * cap set far above the capacity costs one refused call instead of a burst; with
- * `firstProbeEveryMs`, by one each such period before the service's first answer.
+ * `slowStartStepMs`, at most one step per period (a refusal comes back before the next
+ * raise), and one each such period before the service's first answer. The refusal that ends
+ * slow start counts as a refused probe: the first gentle probe waits two periods.
  * `Retry-After` pauses new calls. Consecutive failures that lowering cannot
  * help (errors other than overload, or overload at the minimum limit) open a
  * circuit: no calls for `circuitOpenMs`, then one trial call decides.
@@ -105,7 +109,9 @@ export class GpuCap implements CallCap {
   private endTrial: (() => void) | null = null
   private inFlight = 0
   private slowStart: boolean
-  private readonly firstProbeEveryMs: number
+  private readonly slowStartStepMs: number
+  /** Slow start's last raise (performance.now()), to keep its raises `slowStartStepMs` apart. */
+  private slowStepAt = Number.NEGATIVE_INFINITY
   private firstProbe: ReturnType<typeof setTimeout> | null = null
   private lastCallAt: number | null = null
   private readonly counts = { calls: 0, ok: 0, overloads: 0, failures: 0, decreases: 0, circuitOpens: 0 }
@@ -122,7 +128,7 @@ export class GpuCap implements CallCap {
     const start = Math.min(opts.max, Math.max(this.min, Math.floor(opts.start ?? opts.max)))
     this.limitF = start
     this.slowStart = (opts.slowStart ?? false) && start < opts.max
-    this.firstProbeEveryMs = opts.firstProbeEveryMs ?? 0
+    this.slowStartStepMs = opts.slowStartStepMs ?? 0
     this.limiter = pLimit(start)
   }
 
@@ -163,20 +169,26 @@ export class GpuCap implements CallCap {
   }
 
   /**
-   * Slow start before the first answer: one period after a call starts, if the service has still
+   * Slow start before the first answer: one step after a call starts, if the service has still
    * answered nothing and the limit is in use, raise it by one (the call that then starts arms
-   * the next period). The first answer, a success or a refusal, ends this.
+   * the next step). The first answer, a success or a refusal, ends this.
    */
   private probeBeforeFirstAnswer(): void {
-    if (this.firstProbe !== null || this.firstProbeEveryMs <= 0 || !this.slowStart || this.answered()) return
+    if (this.firstProbe !== null || this.slowStartStepMs <= 0 || !this.slowStart || this.answered()) return
     this.firstProbe = setTimeout(() => {
       this.firstProbe = null
       if (!this.slowStart || this.answered() || this.inFlight < Math.floor(this.limitF)) return
-      this.setLimit(Math.floor(this.limitF) + 1)
-      if (this.limitF >= this.max) this.slowStart = false
-    }, this.firstProbeEveryMs)
+      this.slowStep()
+    }, this.slowStartStepMs)
     // A probe pending keeps nothing alive.
     this.firstProbe.unref?.()
+  }
+
+  /** One step of slow start: the limit up by one, and slow start over at the maximum. */
+  private slowStep(): void {
+    this.slowStepAt = performance.now()
+    this.setLimit(Math.floor(this.limitF) + 1)
+    if (this.limitF >= this.max) this.slowStart = false
   }
 
   private answered(): boolean {
@@ -220,9 +232,8 @@ export class GpuCap implements CallCap {
     }
     // Only a limit that is in use is worth raising; in slow start at every such success.
     const inUse = this.inFlight + 1 >= Math.floor(this.limitF)
-    if (this.slowStart && inUse) {
-      this.setLimit(Math.floor(this.limitF) + 1)
-      if (this.limitF >= this.max) this.slowStart = false
+    if (this.slowStart) {
+      if (inUse && performance.now() - this.slowStepAt >= this.slowStartStepMs) this.slowStep()
       return
     }
     if (now - this.lastIncreaseAt >= this.probeEveryMs && inUse) {
@@ -238,12 +249,15 @@ export class GpuCap implements CallCap {
     const now = Date.now()
     if (fb.overload) {
       this.counts.overloads++
-      // The first overload ends slow start: from here, gentle probing.
-      this.slowStart = false
       if (this.limitF <= this.min) this.consecutiveFailures++
       // A raise refused: the service is at its capacity, so probing it every period only costs
-      // a refused call each time (one a second, for as long as the run lasts). Wait longer.
-      if (this.probeAt !== null) this.probeEveryMs = Math.min(this.probeBackoffMaxMs, this.probeEveryMs * 2)
+      // a refused call each time (one a second, for as long as the run lasts). Wait longer. The
+      // refusal that ends slow start is one too: its last raise found the capacity.
+      if (this.probeAt !== null || this.slowStart) {
+        this.probeEveryMs = Math.min(this.probeBackoffMaxMs, this.probeEveryMs * 2)
+      }
+      // The first overload ends slow start: from here, gentle probing.
+      this.slowStart = false
       this.probeAt = null
       const lowered = Math.min(this.limitF * this.decreaseFactor, inFlight - 1)
       if (lowered < this.limitF) {

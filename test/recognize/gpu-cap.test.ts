@@ -13,8 +13,11 @@ const overload = (retryAfterMs?: number) =>
 const failure = () => new RecognizeError('500', { retryable: true, status: 500 })
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-/** A service that serves `capacity` calls at once for `ms` and refuses the rest at once. */
-function service(capacity: number, ms: number) {
+/**
+ * A service that serves `capacity` calls at once for `ms` and refuses the rest, the refusal
+ * reaching the caller `refuseMs` later (a reset sent once the request has been read).
+ */
+function service(capacity: number, ms: number, refuseMs = 0) {
   let active = 0
   let maxActive = 0
   return {
@@ -26,7 +29,10 @@ function service(capacity: number, ms: number) {
       capacity = n
     },
     async call(): Promise<string> {
-      if (active >= capacity) throw overload()
+      if (active >= capacity) {
+        if (refuseMs > 0) await wait(refuseMs)
+        throw overload()
+      }
       active++
       maxActive = Math.max(maxActive, active)
       await wait(ms)
@@ -202,7 +208,7 @@ test('before its first answer, slow start adds a call each probe period: a capac
     max: 16,
     start: 1,
     slowStart: true,
-    firstProbeEveryMs: 10,
+    slowStartStepMs: 10,
     increaseEveryMs: 60_000,
   })
   let firstDone = false
@@ -230,4 +236,55 @@ test('before its first answer, slow start adds a call each probe period: a capac
   assert.equal(activeAtFirstAnswer, 4, 'all four slots were in use before the first answer came back')
   assert.ok(refused <= 2, `${refused} calls refused`)
   assert.equal(cap.snapshot().limit, 4)
+})
+
+test('slow start takes one step at a time: a refusal that takes a few ms to come back costs one refused call, not one per answer meanwhile', async () => {
+  // Calls of 36 ms (the bench's 16 documents), capacity 4, a refusal seen 8 ms after the call.
+  // Raising at every answer, the answers that came in while the first refusal was on its way
+  // each sent one more call to be refused (2 to 4 in the `cap` bench).
+  const refusedPerRun: number[] = []
+  for (let round = 0; round < 3; round++) {
+    const cap = new GpuCap({
+      max: 16,
+      start: 1,
+      slowStart: true,
+      slowStartStepMs: 10,
+      increaseEveryMs: 60_000,
+    })
+    refusedPerRun.push(await callsThrough(cap, service(4, 36, 8), 60))
+    assert.equal(cap.snapshot().slowStart, false, 'a refusal ended slow start')
+  }
+  assert.ok(
+    refusedPerRun.every((r) => r <= 1),
+    `refused calls per run: ${refusedPerRun.join(', ')}`,
+  )
+})
+
+test('the refusal that ends slow start counts as a refused probe: the first probe above the limit waits twice the period', async () => {
+  const cap = new GpuCap({ max: 16, start: 1, slowStart: true, increaseEveryMs: 100 })
+  const svc = service(4, 5)
+  const refusedAt: number[] = []
+  const began = performance.now()
+  let left = 200
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (left-- > 0) {
+        for (;;) {
+          try {
+            await cap.run(() => svc.call(), never)
+            break
+          } catch {
+            refusedAt.push(performance.now() - began)
+          }
+        }
+      }
+    }),
+  )
+  const [endOfSlowStart, firstProbe] = refusedAt
+  assert.ok(endOfSlowStart !== undefined && firstProbe !== undefined, `refused at ${refusedAt.join(', ')} ms`)
+  // The old pace probed one period (100 ms) after the end of slow start.
+  assert.ok(
+    firstProbe - endOfSlowStart >= 180,
+    `first probe ${Math.round(firstProbe - endOfSlowStart)} ms after slow start ended (refused at ${refusedAt.map(Math.round).join(', ')} ms)`,
+  )
 })
