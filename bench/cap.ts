@@ -92,16 +92,25 @@ export async function capScenario(): Promise<void> {
     base.remove()
     rmSync(work, { recursive: true, force: true })
   }
+  // A median alone hides a goal met in some rounds and missed in others.
+  const spread = (xs: number[]): string =>
+    `${median(xs).toFixed(1)}% (${Math.min(...xs).toFixed(1)}-${Math.max(...xs).toFixed(1)})`
   console.log(
     `cap: ${docs} documents, LR_GPU_CONCURRENCY=${cap}, mock capacity ${CAPACITY} (20 ms + 1 ms/doc, reset over capacity), ${rounds} round(s) alternated, medians`,
   )
   console.log(
     table(
-      ['contender', 'calls refused', 'service busy in its window', 'documents stored', 'seconds'],
+      [
+        'contender',
+        'calls refused (min-max)',
+        'service busy in its window (min-max)',
+        'documents stored',
+        'seconds',
+      ],
       Object.entries(out).map(([name, r]) => [
         name,
-        `${median(r.refused).toFixed(1)}%`,
-        `${median(r.busy).toFixed(1)}%`,
+        spread(r.refused),
+        spread(r.busy),
         `${Math.min(...r.stored)} of ${docs}`,
         median(r.seconds).toFixed(2),
       ]),
