@@ -20,7 +20,7 @@
  *   enqueue   `enqueue` of 200k documents (--docs N) into a fresh data dir: this tree vs --base REV
  *   cap       LR_GPU_CONCURRENCY = 4x capacity, 2,000 docs (--docs N): refused calls, baseline (--base REV) vs this tree, fresh and remembered
  *   sources   Redis Streams and RabbitMQ -> left/ vs a bare client; the ClickHouse sink vs the MySQL sink
- *   versus-sink 200k documents (--docs N), no recognition, into MariaDB: leftright vs BullMQ vs the original vs LOAD DATA (--dir DIR: input and data dirs there)
+ *   versus-sink 200k documents (--docs N, --rounds N), no recognition, into MariaDB: leftright vs BullMQ vs the original vs LOAD DATA (--dir DIR: input and data dirs there)
  */
 import { abScenario } from './ab.js'
 import { capScenario } from './cap.js'

@@ -315,12 +315,13 @@ export async function versusGpuFileScenario(): Promise<void> {
  */
 export async function versusSinkScenario(): Promise<void> {
   const n = Number(argAfter('--docs') ?? (quick ? 20_000 : 200_000))
-  const rounds = quick ? 1 : 3
+  const rounds = Number(argAfter('--rounds') ?? (quick ? 1 : 3))
   // --dir DIR: the input and the data dirs there: another file system (bench/RESULTS.md, tenth session:
   // creates on these machines' journal-less ext4 slow down with every recent deletion).
   const work = mkdtempSync(path.join(argAfter('--dir') ?? tmpdir(), 'lr-bench-versus-sink-'))
   const input = writeSampleJsonl(work, n)
-  const rows: { name: string; seconds: number; docs: number; maxRssKb: number }[] = []
+  // `rounds`: each round's seconds, for the contenders run in every round.
+  const rows: { name: string; seconds: number; docs: number; maxRssKb: number; rounds?: number[] }[] = []
   const count = async (pool: import('mysql2/promise').Pool) => {
     const [[r]] = await pool.query<RowDataPacket[]>('SELECT COUNT(DISTINCT doc_id) AS n FROM doc_ent_map')
     return Number(r?.n)
@@ -388,6 +389,7 @@ export async function versusSinkScenario(): Promise<void> {
         seconds: median(list.map((r) => r.seconds)),
         docs: Math.min(...list.map((r) => r.docs)),
         maxRssKb: Math.max(...list.map((r) => r.maxRssKb)),
+        rounds: list.map((r) => r.seconds),
       })
     }
     // The original scripts: once (they are an order of magnitude slower).
@@ -431,14 +433,29 @@ export async function versusSinkScenario(): Promise<void> {
   console.log(
     `versus-sink: ${n} documents, no recognition, into MariaDB (127.0.0.1); data dirs under ${path.dirname(work)}; ${cpus().length} cores; ${rounds} round(s), contenders rotated, medians`,
   )
+  // Against BullMQ's time in the same round: the range shows a ratio that moves with the machine.
+  const perRound = (r: (typeof rows)[number]): string => {
+    if (!r.rounds || !bull.rounds || r.rounds.length < 2) return '-'
+    const ratios = r.rounds.map((sec, i) => (bull.rounds?.[i] ?? sec) / sec)
+    return `${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}x`
+  }
   console.log(
     table(
-      ['contender', 'docs/s', 'vs leftright', 'vs BullMQ', 'documents stored', 'peak RSS (MB)'],
+      [
+        'contender',
+        'docs/s',
+        'vs leftright',
+        'vs BullMQ',
+        'vs BullMQ, round by round',
+        'documents stored',
+        'peak RSS (MB)',
+      ],
       rows.map((r) => [
         r.name,
         (r.docs / r.seconds).toFixed(0),
         `${(r.docs / r.seconds / (lr.docs / lr.seconds)).toFixed(2)}x`,
         `${(r.docs / r.seconds / (bull.docs / bull.seconds)).toFixed(2)}x`,
+        perRound(r),
         r.docs,
         r.maxRssKb ? (r.maxRssKb / 1024).toFixed(0) : '-',
       ]),
