@@ -83,9 +83,15 @@ test('a limit the cap starts at (remembered from an earlier run) gets a full per
 
 /**
  * `n` calls through the cap from 16 callers (as 16 worker loops would), each retried until it
- * goes through, as the pipeline does. Returns how many attempts were refused.
+ * goes through, as the pipeline does. Returns how many attempts were refused (each also told to
+ * `onRefused`).
  */
-async function callsThrough(cap: GpuCap, svc: ReturnType<typeof service>, n: number): Promise<number> {
+async function callsThrough(
+  cap: GpuCap,
+  svc: ReturnType<typeof service>,
+  n: number,
+  onRefused: () => void = () => {},
+): Promise<number> {
   let left = n
   let refused = 0
   await Promise.all(
@@ -97,6 +103,7 @@ async function callsThrough(cap: GpuCap, svc: ReturnType<typeof service>, n: num
             break
           } catch {
             refused++
+            onRefused()
           }
         }
       }
@@ -200,17 +207,14 @@ test('slow start: from 1 the limit grows until the first refusal, so a cap of 16
   )
 })
 
+/** Slow start from 1 in steps of 10 ms (as `start` runs it), and no gentle probes within a test. */
+const SLOW_FROM_ONE = { max: 16, start: 1, slowStart: true, slowStartStepMs: 10, increaseEveryMs: 60_000 }
+
 test('before its first answer, slow start adds a call each probe period: a capacity of 4 is full long before the first call returns', async () => {
   // Calls of 300 ms, refused at once over a capacity of 4. Waiting for answers, slow start has one
   // call in flight for the first 300 ms, two for the next; probing meanwhile, four within a few periods.
   const svc = service(4, 300)
-  const cap = new GpuCap({
-    max: 16,
-    start: 1,
-    slowStart: true,
-    slowStartStepMs: 10,
-    increaseEveryMs: 60_000,
-  })
+  const cap = new GpuCap(SLOW_FROM_ONE)
   let firstDone = false
   let activeAtFirstAnswer = 0
   let refused = 0
@@ -244,13 +248,7 @@ test('slow start takes one step at a time: a refusal that takes a few ms to come
   // each sent one more call to be refused (2 to 4 in the `cap` bench).
   const refusedPerRun: number[] = []
   for (let round = 0; round < 3; round++) {
-    const cap = new GpuCap({
-      max: 16,
-      start: 1,
-      slowStart: true,
-      slowStartStepMs: 10,
-      increaseEveryMs: 60_000,
-    })
+    const cap = new GpuCap(SLOW_FROM_ONE)
     refusedPerRun.push(await callsThrough(cap, service(4, 36, 8), 60))
     assert.equal(cap.snapshot().slowStart, false, 'a refusal ended slow start')
   }
@@ -265,21 +263,7 @@ test('the refusal that ends slow start counts as a refused probe: the first prob
   const svc = service(4, 5)
   const refusedAt: number[] = []
   const began = performance.now()
-  let left = 200
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      while (left-- > 0) {
-        for (;;) {
-          try {
-            await cap.run(() => svc.call(), never)
-            break
-          } catch {
-            refusedAt.push(performance.now() - began)
-          }
-        }
-      }
-    }),
-  )
+  await callsThrough(cap, svc, 200, () => refusedAt.push(performance.now() - began))
   const [endOfSlowStart, firstProbe] = refusedAt
   assert.ok(endOfSlowStart !== undefined && firstProbe !== undefined, `refused at ${refusedAt.join(', ')} ms`)
   // The old pace probed one period (100 ms) after the end of slow start.
