@@ -230,7 +230,7 @@ export class GpuCap implements CallCap {
       this.probeAt = null
       this.probeEveryMs = this.increaseEveryMs
     }
-    // Only a limit that is in use is worth raising; in slow start at every such success.
+    // Only a limit that is in use is worth raising; in slow start at such a success, a step at a time.
     const inUse = this.inFlight + 1 >= Math.floor(this.limitF)
     if (this.slowStart) {
       if (inUse && performance.now() - this.slowStepAt >= this.slowStartStepMs) this.slowStep()
