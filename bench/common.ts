@@ -1,8 +1,10 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import {
+  closeSync,
   existsSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -275,4 +277,25 @@ export async function withTables<R>(
   } finally {
     await db.drop()
   }
+}
+
+/**
+ * What creating an empty file costs in `dir` now (median of `n`, in microseconds; the files are
+ * removed after). On these machines' ext4 (no journal) it ranged from 20 us to 900 us, by how many
+ * files had been deleted there in the last minutes (bench/RESULTS.md, seventeenth session): a
+ * figure of leftright's that creates a file per batch is read with it.
+ */
+export function createCostUs(dir: string, n = 200): number {
+  const probe = mkdtempSync(path.join(dir, 'create-probe-'))
+  const times: number[] = []
+  try {
+    for (let i = 0; i < n; i++) {
+      const t = performance.now()
+      closeSync(openSync(path.join(probe, String(i)), 'wx'))
+      times.push((performance.now() - t) * 1000)
+    }
+  } finally {
+    rmSync(probe, { recursive: true, force: true })
+  }
+  return median(times)
 }

@@ -11,6 +11,7 @@ import {
   baseRevision,
   buildRevision,
   cli,
+  createCostUs,
   enqueueBesideStart,
   enqueueThenStart,
   median,
@@ -320,6 +321,9 @@ export async function versusSinkScenario(): Promise<void> {
   // creates on these machines' journal-less ext4 slow down with every recent deletion).
   const work = mkdtempSync(path.join(argAfter('--dir') ?? tmpdir(), 'lr-bench-versus-sink-'))
   const input = writeSampleJsonl(work, n)
+  // leftright creates a file per batch: how much a create costs here, before and after the runs.
+  const createBefore = createCostUs(work)
+  let createAfter = Number.NaN
   // `rounds`: each round's seconds, for the contenders run in every round.
   const rows: { name: string; seconds: number; docs: number; maxRssKb: number; rounds?: number[] }[] = []
   const count = async (pool: import('mysql2/promise').Pool) => {
@@ -425,6 +429,7 @@ export async function versusSinkScenario(): Promise<void> {
         maxRssKb: 0,
       })
     })
+    createAfter = createCostUs(work)
   } finally {
     rmSync(work, { recursive: true, force: true })
   }
@@ -463,5 +468,8 @@ export async function versusSinkScenario(): Promise<void> {
   )
   console.log(
     '(wall time of each whole job: process start-up, reading the file and enqueueing included; side by side: from launching enqueue to both processes ending, RSS the sum of the two; LOAD DATA: the statement alone, rows prepared in advance.)',
+  )
+  console.log(
+    `(an empty file's create in ${path.dirname(work)}: ${createBefore.toFixed(0)} us before the runs, ${createAfter.toFixed(0)} us after, medians of 200; on a journal-less ext4 it grows with the files deleted there in the last minutes)`,
   )
 }
