@@ -242,18 +242,20 @@ test('before its first answer, slow start adds a call each probe period: a capac
   assert.equal(cap.snapshot().limit, 4)
 })
 
-test('slow start takes one step at a time: a refusal that takes a few ms to come back costs one refused call, not one per answer meanwhile', async () => {
+test('slow start takes one step at a time: a refusal that takes a few ms to come back costs a refused call or two, not one per answer meanwhile', async () => {
   // Calls of 36 ms (the bench's 16 documents), capacity 4, a refusal seen 8 ms after the call.
   // Raising at every answer, the answers that came in while the first refusal was on its way
-  // each sent one more call to be refused (2 to 4 in the `cap` bench).
+  // each sent one more call to be refused (4 in every run, as in the `cap` bench). A step of 25 ms
+  // leaves the refusal room on a loaded machine; a second refusal can still come from lowering
+  // (a call that found a slot as another ended makes the calls in flight look like 5).
   const refusedPerRun: number[] = []
   for (let round = 0; round < 3; round++) {
-    const cap = new GpuCap(SLOW_FROM_ONE)
+    const cap = new GpuCap({ ...SLOW_FROM_ONE, slowStartStepMs: 25 })
     refusedPerRun.push(await callsThrough(cap, service(4, 36, 8), 60))
     assert.equal(cap.snapshot().slowStart, false, 'a refusal ended slow start')
   }
   assert.ok(
-    refusedPerRun.every((r) => r <= 1),
+    refusedPerRun.every((r) => r <= 2),
     `refused calls per run: ${refusedPerRun.join(', ')}`,
   )
 })
