@@ -1,11 +1,9 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { startGpuProcess } from '../scripts/mock-gpu-process.js'
 import {
+  againstBase,
   argAfter,
-  baseRevision,
-  buildRevision,
   cli,
   countResults,
   median,
@@ -28,12 +26,10 @@ const CAPACITY = 4
  * state/gpu.json). Calls refused, the service's busy share in its window, documents stored.
  */
 export async function capScenario(): Promise<void> {
-  const baseRev = baseRevision('HEAD~1')
   const docs = Number(argAfter('--docs') ?? 2000)
   const cap = Number(argAfter('--cap') ?? 4 * CAPACITY)
   const rounds = Number(argAfter('--rounds') ?? (quick ? 1 : 5))
-  const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-cap-'))
-  const base = buildRevision(baseRev, work)
+  const { baseRev, work, base } = againstBase('cap')
   const gpu = await startGpuProcess({
     capacity: CAPACITY,
     callMs: 20,

@@ -179,6 +179,21 @@ export function runTimed(
 }
 
 /**
+ * A scenario against a baseline revision: `--base REV` (default HEAD~1), a temp folder for the
+ * scenario (`lr-bench-<name>-`), and that revision built in it. The caller removes both
+ * (`base.remove()`, then the folder).
+ */
+export function againstBase(name: string): {
+  baseRev: string
+  work: string
+  base: { bin: string; remove(): void }
+} {
+  const baseRev = baseRevision('HEAD~1')
+  const work = mkdtempSync(path.join(tmpdir(), `lr-bench-${name}-`))
+  return { baseRev, work, base: buildRevision(baseRev, work) }
+}
+
+/**
  * Check out `rev` into a temp worktree under `work` and build it with this checkout's
  * node_modules: a baseline to run side by side with this tree. Returns its CLI and a cleanup.
  */

@@ -1,17 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync } from 'node:fs'
 import path from 'node:path'
-import {
-  argAfter,
-  baseRevision,
-  buildRevision,
-  cli,
-  median,
-  quick,
-  runTimed,
-  table,
-  writeSampleJsonl,
-} from './common.js'
+import { againstBase, argAfter, cli, median, quick, runTimed, table, writeSampleJsonl } from './common.js'
 
 /**
  * `npm run bench -- enqueue [--base REV] [--docs N] [--rounds N]`: `enqueue` of the sample
@@ -19,11 +8,9 @@ import {
  * revision (default HEAD~1), rounds alternated: wall time of the whole process and peak RSS.
  */
 export async function enqueueScenario(): Promise<void> {
-  const baseRev = baseRevision('HEAD~1')
   const docs = Number(argAfter('--docs') ?? (quick ? 20_000 : 200_000))
   const rounds = Number(argAfter('--rounds') ?? (quick ? 1 : 7))
-  const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-enqueue-'))
-  const base = buildRevision(baseRev, work)
+  const { baseRev, work, base } = againstBase('enqueue')
   const input = writeSampleJsonl(work, docs)
   const seconds: Record<string, number[]> = { base: [], now: [] }
   const rss: Record<string, number[]> = { base: [], now: [] }

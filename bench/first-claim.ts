@@ -1,11 +1,9 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync } from 'node:fs'
 import path from 'node:path'
 import {
-  baseRevision,
+  againstBase,
   benchDatabase,
-  buildRevision,
   cli,
   cliEnv,
   median,
@@ -21,10 +19,8 @@ import {
  * baseline revision, rounds alternated; with the file sink and with MySQL (builtin recognizer).
  */
 export async function firstClaimScenario(): Promise<void> {
-  const baseRev = baseRevision('HEAD~1')
   const rounds = quick ? 2 : 7
-  const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-first-claim-'))
-  const base = buildRevision(baseRev, work)
+  const { baseRev, work, base } = againstBase('first-claim')
   const db = await benchDatabase('firstclaim')
   const input = writeSampleJsonl(work, 10_000)
   const times: Record<string, number[]> = {}

@@ -3,9 +3,8 @@ import { cpus, tmpdir } from 'node:os'
 import path from 'node:path'
 import type { RowDataPacket } from 'mysql2/promise'
 import {
+  againstBase,
   argAfter,
-  baseRevision,
-  buildRevision,
   cli,
   median,
   quick,
@@ -30,14 +29,12 @@ import {
  * Rounds alternate who goes first; medians. Run dirs are removed only after the last round.
  */
 export async function startSinkScenario(): Promise<void> {
-  const baseRev = baseRevision('HEAD~1')
   const n = Number(argAfter('--docs') ?? (quick ? 20_000 : 200_000))
   const rounds = Number(argAfter('--rounds') ?? (quick ? 1 : 5))
   // --file: `start --once FILE` on an empty data dir (the file enqueued by the process itself).
   const withFile = process.argv.includes('--file')
-  const work = mkdtempSync(path.join(tmpdir(), 'lr-bench-start-sink-'))
+  const { baseRev, work, base } = againstBase('start-sink')
   const dirs = mkdtempSync(path.join(argAfter('--dir') ?? tmpdir(), 'lr-bench-start-sink-dirs-'))
-  const base = buildRevision(baseRev, work)
   const seconds: Record<string, number[]> = {}
   try {
     const template = path.join(dirs, 'template')
